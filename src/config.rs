@@ -1,0 +1,119 @@
+//! Settings: one typed struct per command, from flags and environment variables.
+//! Nothing secret has a default, and no settings struct prints a secret in Debug.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use secrecy::SecretString;
+
+#[derive(Args, Debug, Clone)]
+pub struct DatabaseArgs {
+    /// `postgres://…` (production, many replicas). `sqlite://PATH` (embedded) is planned.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://tokenbroker.db", hide_env_values = true)]
+    pub database_url: SecretString,
+    /// Largest number of database connections this process opens.
+    #[arg(long, env = "TOKENBROKER_DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub db_max_connections: u32,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct KeyArgs {
+    /// Comma-separated `ID:BASE64(32 bytes)`; the first encrypts, all decrypt.
+    #[arg(long, env = "TOKENBROKER_MASTER_KEYS", hide_env_values = true)]
+    pub master_keys: Option<SecretString>,
+    /// A file holding the same list.
+    #[arg(long, env = "TOKENBROKER_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct LogArgs {
+    /// `json` or `text`. The filter comes from RUST_LOG (default `info`).
+    #[arg(long, env = "TOKENBROKER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to serve on (`127.0.0.1:0` picks a free port, logged as `listening`).
+    #[arg(long, env = "TOKENBROKER_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
+    /// Ensures a principal `admin` (role admin) that this API key (at least 32 characters) authenticates.
+    #[arg(long, env = "TOKENBROKER_BOOTSTRAP_ADMIN_KEY", hide_env_values = true)]
+    pub bootstrap_admin_key: Option<SecretString>,
+    /// Let vendor URLs be `http://` and loopback/private addresses (development and tests only).
+    #[arg(long, env = "TOKENBROKER_ALLOW_INSECURE_VENDOR_URLS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_insecure_vendor_urls: bool,
+    /// Total time allowed for one vendor token call, in milliseconds.
+    #[arg(long, env = "TOKENBROKER_VENDOR_TIMEOUT_MS", default_value_t = 10_000)]
+    pub vendor_timeout_ms: u64,
+    /// Time allowed to connect to a vendor, in milliseconds.
+    #[arg(long, env = "TOKENBROKER_VENDOR_CONNECT_TIMEOUT_MS", default_value_t = 3_000)]
+    pub vendor_connect_timeout_ms: u64,
+    /// Time allowed for one API request, in milliseconds (must exceed the vendor timeout).
+    #[arg(long, env = "TOKENBROKER_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
+    pub request_timeout_ms: u64,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "TOKENBROKER_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+}
+
+/// Limits on talking to vendors, validated once at start.
+#[derive(Debug, Clone, Copy)]
+pub struct VendorLimits {
+    pub connect_timeout: Duration,
+    pub total_timeout: Duration,
+    pub allow_insecure_urls: bool,
+}
+
+impl ServeArgs {
+    pub fn vendor_limits(&self) -> anyhow::Result<VendorLimits> {
+        if self.vendor_timeout_ms == 0 || self.vendor_connect_timeout_ms == 0 {
+            bail!("TOKENBROKER_VENDOR_TIMEOUT_MS and TOKENBROKER_VENDOR_CONNECT_TIMEOUT_MS must be positive");
+        }
+        if self.request_timeout_ms <= self.vendor_timeout_ms {
+            bail!(
+                "TOKENBROKER_REQUEST_TIMEOUT_MS must be larger than TOKENBROKER_VENDOR_TIMEOUT_MS, so a vendor call can finish inside a request"
+            );
+        }
+        Ok(VendorLimits {
+            connect_timeout: Duration::from_millis(self.vendor_connect_timeout_ms),
+            total_timeout: Duration::from_millis(self.vendor_timeout_ms),
+            allow_insecure_urls: self.allow_insecure_vendor_urls,
+        })
+    }
+}
+
+impl KeyArgs {
+    /// The key list from the variable or the file; exactly one must be given.
+    pub fn load(&self) -> anyhow::Result<SecretString> {
+        match (&self.master_keys, &self.master_key_file) {
+            (Some(keys), None) => Ok(keys.clone()),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading TOKENBROKER_MASTER_KEY_FILE {}", path.display()))?;
+                Ok(SecretString::from(text))
+            }
+            (Some(_), Some(_)) => bail!("set TOKENBROKER_MASTER_KEYS or TOKENBROKER_MASTER_KEY_FILE, not both"),
+            (None, None) => bail!(
+                "TOKENBROKER_MASTER_KEYS (or TOKENBROKER_MASTER_KEY_FILE) is required with Postgres; \
+                 make one with `tokenbroker gen-master-key`"
+            ),
+        }
+    }
+}
