@@ -1,0 +1,130 @@
+//! Storage: the only module that knows SQL. Handlers and the refresh engine see records and
+//! operations, never sqlx, so an embedded backend can be added behind the same surface.
+//!
+//! The refresh lock is one of the operations: [`Store::lock_connection`] returns the row held
+//! with `SELECT … FOR UPDATE` inside a transaction; whatever is written through it commits
+//! together, or not at all.
+
+mod audit;
+mod connections;
+mod principals;
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Transaction};
+use thiserror::Error;
+
+pub use audit::{AuditEvent, AuditFilter, AuditRecord};
+pub use connections::{
+    ConnectionChange, ConnectionRecord, ConnectionStatus, LastError, LockedConnection, NewConnection, TokenMeta,
+};
+pub use principals::{Authenticated, KeyRecord, PrincipalRecord, Role};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0} already exists")]
+    AlreadyExists(&'static str),
+    #[error("the database is unreachable")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("timed out waiting for the connection's refresh lock")]
+    LockTimeout(#[source] sqlx::Error),
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(err),
+            sqlx::Error::Database(db) => match db.code().as_deref() {
+                // lock_not_available: `lock_timeout` expired while another refresh held the row.
+                Some("55P03") => StoreError::LockTimeout(err),
+                // admin_shutdown, crash_shutdown, cannot_connect_now: the server is going away.
+                Some("57P01" | "57P02" | "57P03") => StoreError::Unavailable(err),
+                _ => StoreError::Database(err),
+            },
+            _ => StoreError::Database(err),
+        }
+    }
+}
+
+/// Turns a unique violation into `AlreadyExists(what)`, in one place rather than per query.
+pub(crate) trait OnConflict<T> {
+    fn on_conflict(self, what: &'static str) -> Result<T, StoreError>;
+}
+
+impl<T> OnConflict<T> for Result<T, sqlx::Error> {
+    fn on_conflict(self, what: &'static str) -> Result<T, StoreError> {
+        self.map_err(|err| match &err {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::AlreadyExists(what),
+            _ => StoreError::from(err),
+        })
+    }
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+/// How long a caller waits for a pooled database connection before the request fails fast.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Store {
+    /// Connects lazily: the process starts (and `/readyz` reports) even while the database is down.
+    pub fn connect(url: &SecretString, max_connections: u32) -> Result<Self, StoreError> {
+        let options: PgConnectOptions = url
+            .expose_secret()
+            .parse()
+            .map_err(|_| StoreError::Corrupt("DATABASE_URL is not a valid postgres:// URL".into()))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(2))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_lazy_with(options.application_name("tokenbroker"));
+        Ok(Self { pool })
+    }
+
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await.map_err(|err| match err {
+            sqlx::migrate::MigrateError::Execute(e) => StoreError::from(e),
+            other => StoreError::Corrupt(format!("migrations: {other}")),
+        })
+    }
+
+    /// Ready: the database answers and every migration this binary knows has been applied.
+    pub async fn ready(&self) -> Result<bool, StoreError> {
+        let applied: i64 =
+            sqlx::query_scalar("select count(*) from _sqlx_migrations where success and version = any($1)")
+                .bind(MIGRATOR.iter().map(|m| m.version).collect::<Vec<i64>>())
+                .fetch_one(&self.pool)
+                .await
+                .or_else(|err| match &err {
+                    // The migrations table does not exist yet: reachable, not migrated.
+                    sqlx::Error::Database(db) if db.code().as_deref() == Some("42P01") => Ok(0),
+                    _ => Err(err),
+                })?;
+        Ok(usize::try_from(applied).unwrap_or(0) == MIGRATOR.iter().count())
+    }
+
+    async fn begin(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        Ok(self.pool.begin().await?)
+    }
+}
