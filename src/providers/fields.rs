@@ -1,0 +1,136 @@
+//! Field definitions: the single source for create validation and `GET /v1/providers`.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use crate::validation::ValidationErrors;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    String,
+    /// A string from a fixed set.
+    OneOf(&'static [&'static str]),
+    /// A JSON object (extra parameters, JWT settings…), checked by the provider's builder.
+    Object,
+    /// A list of strings.
+    StringList,
+    /// A whole number of seconds.
+    Seconds,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct FieldDef {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub required: bool,
+    pub default: Option<&'static str>,
+    pub description: &'static str,
+}
+
+impl FieldDef {
+    pub const fn required(name: &'static str, description: &'static str) -> Self {
+        Self { name, kind: Kind::String, required: true, default: None, description }
+    }
+
+    pub const fn optional(name: &'static str, description: &'static str) -> Self {
+        Self { name, kind: Kind::String, required: false, default: None, description }
+    }
+
+    pub const fn with_default(mut self, default: &'static str) -> Self {
+        self.default = Some(default);
+        self
+    }
+
+    pub const fn kind(mut self, kind: Kind) -> Self {
+        self.kind = kind;
+        self
+    }
+}
+
+/// How a field is described in `GET /v1/providers`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FieldInfo {
+    pub name: String,
+    pub required: bool,
+    pub default: Option<String>,
+    pub description: String,
+    /// `string`, `object`, `string[]`, or `one of: a, b`.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+impl From<&FieldDef> for FieldInfo {
+    fn from(f: &FieldDef) -> Self {
+        Self {
+            name: f.name.to_owned(),
+            required: f.required,
+            default: f.default.map(str::to_owned),
+            description: f.description.to_owned(),
+            kind: match f.kind {
+                Kind::String => "string".to_owned(),
+                Kind::Object => "object".to_owned(),
+                Kind::StringList => "string[]".to_owned(),
+                Kind::Seconds => "integer (seconds)".to_owned(),
+                Kind::OneOf(values) => format!("one of: {}", values.join(", ")),
+            },
+        }
+    }
+}
+
+/// Checks names, presence and JSON types of `config` against `defs`, naming each bad field
+/// as `<prefix>.<name>`.
+pub fn check_config(defs: &[FieldDef], config: &Map<String, Value>, errors: &mut ValidationErrors) {
+    for name in config.keys() {
+        if !defs.iter().any(|d| d.name == name) {
+            errors.add(format!("config.{name}"), "unknown field for this provider");
+        }
+    }
+    for def in defs {
+        let field = format!("config.{}", def.name);
+        match config.get(def.name) {
+            None | Some(Value::Null) if def.required => errors.add(field, "required"),
+            None | Some(Value::Null) => {}
+            Some(value) => {
+                if let Err(message) = check_kind(def.kind, value) {
+                    errors.add(field, message);
+                }
+            }
+        }
+    }
+}
+
+/// Checks names and presence of secrets against `known` (name, required) pairs; values are
+/// checked to be non-empty strings where the JSON is parsed.
+pub fn check_secrets<'a>(
+    known: &[(&str, bool)],
+    names: impl Iterator<Item = &'a str> + Clone,
+    errors: &mut ValidationErrors,
+) {
+    for name in names.clone() {
+        if !known.iter().any(|(k, _)| *k == name) {
+            errors.add(format!("secrets.{name}"), "unknown secret for this provider");
+        }
+    }
+    for (name, _) in known.iter().filter(|(_, required)| *required) {
+        if !names.clone().any(|n| n == *name) && !errors.0.iter().any(|e| e.field == format!("secrets.{name}")) {
+            errors.add(format!("secrets.{name}"), "required");
+        }
+    }
+}
+
+fn check_kind(kind: Kind, value: &Value) -> Result<(), String> {
+    match (kind, value) {
+        (Kind::String, Value::String(s)) if s.trim().is_empty() => Err("must not be empty".into()),
+        (Kind::String, Value::String(_)) => Ok(()),
+        (Kind::String, _) => Err("must be a string".into()),
+        (Kind::OneOf(allowed), Value::String(s)) if allowed.contains(&s.as_str()) => Ok(()),
+        (Kind::OneOf(allowed), _) => Err(format!("must be one of: {}", allowed.join(", "))),
+        (Kind::Object, Value::Object(_)) => Ok(()),
+        (Kind::Object, _) => Err("must be an object".into()),
+        (Kind::StringList, Value::Array(items)) if items.iter().all(Value::is_string) => Ok(()),
+        (Kind::StringList, _) => Err("must be a list of strings".into()),
+        (Kind::Seconds, Value::Number(n)) if n.as_u64().is_some_and(|s| s > 0) => Ok(()),
+        (Kind::Seconds, _) => Err("must be a positive whole number of seconds".into()),
+    }
+}

@@ -1,0 +1,101 @@
+//! Providers: how tokens are obtained from each kind of vendor.
+//!
+//! One data-driven OAuth 2.0 engine; each built-in vendor is a preset (a [`ProviderDef`]
+//! that resolves a connection's config into a [`Plan`]), and `oauth2` describes a vendor we
+//! have never seen entirely by config.
+
+pub mod fields;
+mod jwt;
+mod oauth2;
+pub mod plan;
+mod presets;
+mod response;
+pub mod vendor;
+
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+pub use plan::{HeaderSource, Plan};
+pub use response::TokenGrant;
+pub use vendor::{VendorClient, VendorError};
+
+use crate::validation::ValidationErrors;
+use fields::{FieldDef, FieldInfo};
+use plan::ConfigReader;
+
+/// Resolves config into a plan; `has_secret` tells which secrets the connection holds.
+/// Problems are recorded in the reader; `None` when the plan cannot be built at all.
+type BuildFn = fn(&mut ConfigReader<'_>, &dyn Fn(&str) -> bool) -> Option<Plan>;
+
+pub struct ProviderDef {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub grants: &'static [&'static str],
+    pub config: &'static [FieldDef],
+    pub secrets: &'static [FieldDef],
+    build: BuildFn,
+}
+
+const PROVIDERS: &[ProviderDef] =
+    &[presets::QUBS, presets::QBENCH, presets::CUBU, presets::QUIQUP, presets::QFLOW, oauth2::OAUTH2];
+
+pub fn find(name: &str) -> Option<&'static ProviderDef> {
+    PROVIDERS.iter().find(|p| p.name == name)
+}
+
+pub fn all() -> &'static [ProviderDef] {
+    PROVIDERS
+}
+
+impl ProviderDef {
+    /// Validates config and secret names and resolves the plan, naming every bad field.
+    pub fn resolve(
+        &self,
+        config: &Value,
+        secret_names: &[&str],
+        allow_insecure_urls: bool,
+    ) -> Result<Plan, ValidationErrors> {
+        let Some(config) = config.as_object() else {
+            return Err(ValidationErrors::single("config", "must be an object"));
+        };
+        let mut reader = ConfigReader::new(config, allow_insecure_urls);
+        fields::check_config(self.config, config, &mut reader.errors);
+        let has_secret = |name: &str| secret_names.contains(&name);
+        // Only build from a config whose fields are right, so builders can rely on them.
+        let plan = if reader.errors.is_empty() { (self.build)(&mut reader, &has_secret) } else { None };
+        let mut errors = reader.errors;
+        // Secrets named by `static_headers` are known, and required: the header needs a value.
+        let known: Vec<(&str, bool)> = self
+            .secrets
+            .iter()
+            .map(|d| (d.name, d.required))
+            .chain(plan.iter().flat_map(Plan::header_secrets).map(|n| (n, true)))
+            .collect();
+        fields::check_secrets(&known, secret_names.iter().copied(), &mut errors);
+        match plan {
+            Some(plan) if errors.is_empty() => Ok(plan),
+            _ if errors.is_empty() => Err(ValidationErrors::single("config", "cannot be used with this provider")),
+            _ => Err(errors),
+        }
+    }
+
+    pub fn info(&self) -> ProviderInfo {
+        ProviderInfo {
+            name: self.name.to_owned(),
+            description: self.description.to_owned(),
+            grants: self.grants.iter().map(|g| (*g).to_owned()).collect(),
+            config: self.config.iter().map(FieldInfo::from).collect(),
+            secrets: self.secrets.iter().map(FieldInfo::from).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProviderInfo {
+    pub name: String,
+    pub description: String,
+    pub grants: Vec<String>,
+    pub config: Vec<FieldInfo>,
+    pub secrets: Vec<FieldInfo>,
+}

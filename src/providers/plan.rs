@@ -1,0 +1,251 @@
+//! A `Plan` is one connection's recipe for talking to its vendor, resolved from provider +
+//! config: every preset and the generic `oauth2` provider produce the same shape, and one
+//! engine ([`super::vendor`]) executes it.
+
+use std::net::IpAddr;
+
+use chrono::Duration;
+use serde_json::{Map, Value};
+use url::Url;
+
+use crate::validation::ValidationErrors;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFormat {
+    Form,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// `client_id` and `client_secret` as body parameters.
+    Body,
+    /// HTTP Basic with the form-encoded id and secret (RFC 6749 §2.3.1).
+    Basic,
+    /// No client authentication (e.g. a signed assertion proves the client).
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwtAlg {
+    /// Signed with the `client_secret`.
+    Hs256,
+    /// Signed with the PEM `private_key` secret.
+    Rs256,
+    Es256,
+}
+
+#[derive(Debug, Clone)]
+pub struct JwtPlan {
+    pub alg: JwtAlg,
+    /// Claims besides `iat`/`exp` (and `jti`), already resolved from the config.
+    pub claims: Map<String, Value>,
+    pub lifetime: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub enum Grant {
+    ClientCredentials,
+    Password {
+        username: String,
+    },
+    /// RFC 7523: `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=<JWT>`.
+    JwtBearer(JwtPlan),
+}
+
+impl Grant {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Grant::ClientCredentials => "client_credentials",
+            Grant::Password { .. } => "password",
+            Grant::JwtBearer(_) => "jwt_bearer",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RefreshPlan {
+    pub url: Url,
+    pub body: BodyFormat,
+    /// `grant_type` value to send; `None` for vendors whose refresh endpoint takes none.
+    pub grant_type: Option<String>,
+    /// Name of the parameter carrying the refresh token.
+    pub token_param: String,
+    /// Whether the client credentials go along (per `Plan::client_auth`).
+    pub client_auth: bool,
+    /// Send back the cookies captured from the token responses.
+    pub send_cookies: bool,
+}
+
+/// Where a handed-out header's value comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderSource {
+    Static(String),
+    /// The value of the named secret.
+    Secret(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub token_url: Url,
+    /// How to get a token from nothing; `None` when only a stored refresh token can.
+    pub primary: Option<Grant>,
+    pub body: BodyFormat,
+    pub client_auth: ClientAuth,
+    pub client_id: Option<String>,
+    pub scope: Option<String>,
+    pub audience: Option<String>,
+    pub extra_params: Vec<(String, String)>,
+    /// How to use a refresh token when the vendor hands one out.
+    pub refresh: Option<RefreshPlan>,
+    /// Refresh tokens are single-use: once sent, the old one is spent whatever happens.
+    pub rotating_refresh_tokens: bool,
+    /// How long a refresh token lives, when the vendor documents it (QBench: 7 days).
+    pub refresh_token_lifetime: Option<Duration>,
+    /// Headers handed out besides `Authorization`.
+    pub headers: Vec<(String, HeaderSource)>,
+    pub api_base_url: Option<String>,
+    /// Lifetime assumed when neither `expires_in` nor a JWT `exp` says.
+    pub default_lifetime: Duration,
+}
+
+impl Plan {
+    /// Secrets that headers hand out; they count as known secrets of the connection.
+    pub fn header_secrets(&self) -> impl Iterator<Item = &str> {
+        self.headers.iter().filter_map(|(_, source)| match source {
+            HeaderSource::Secret(name) => Some(name.as_str()),
+            HeaderSource::Static(_) => None,
+        })
+    }
+}
+
+/// Reads a connection's config while building its plan, collecting every problem.
+pub struct ConfigReader<'a> {
+    config: &'a Map<String, Value>,
+    pub allow_insecure_urls: bool,
+    pub errors: ValidationErrors,
+}
+
+impl<'a> ConfigReader<'a> {
+    pub fn new(config: &'a Map<String, Value>, allow_insecure_urls: bool) -> Self {
+        Self { config, allow_insecure_urls, errors: ValidationErrors::new() }
+    }
+
+    pub fn str(&self, name: &str) -> Option<&'a str> {
+        self.config.get(name).and_then(Value::as_str)
+    }
+
+    pub fn str_or(&self, name: &str, default: &'a str) -> &'a str {
+        self.str(name).unwrap_or(default)
+    }
+
+    pub fn object(&self, name: &str) -> Option<&'a Map<String, Value>> {
+        self.config.get(name).and_then(Value::as_object)
+    }
+
+    pub fn seconds(&self, name: &str) -> Option<i64> {
+        self.config.get(name).and_then(Value::as_i64)
+    }
+
+    /// A required string that `check_config` already reported when missing.
+    pub fn required(&self, name: &str) -> &'a str {
+        self.str(name).unwrap_or_default()
+    }
+
+    /// A vendor URL: https (unless insecure URLs are allowed), with a host, without
+    /// credentials, and not a loopback/private literal address unless allowed.
+    pub fn url(&mut self, field: &str, value: &str) -> Option<Url> {
+        match check_vendor_url(value, self.allow_insecure_urls) {
+            Ok(url) => Some(url),
+            Err(message) => {
+                self.errors.add(format!("config.{field}"), message);
+                None
+            }
+        }
+    }
+
+    /// A value placed into a URL path (tenant id…): no characters that would change the URL.
+    pub fn path_segment(&mut self, field: &str, value: &str) -> bool {
+        let ok =
+            !value.is_empty() && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+        if !ok {
+            self.errors.add(format!("config.{field}"), "may only contain letters, digits, '-', '.', '_'");
+        }
+        ok
+    }
+
+    pub fn error(&mut self, field: &str, message: impl Into<String>) {
+        self.errors.add(format!("config.{field}"), message);
+    }
+}
+
+pub fn check_vendor_url(value: &str, allow_insecure: bool) -> Result<Url, String> {
+    let url = Url::parse(value).map_err(|e| format!("not a valid URL ({e})"))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_insecure => {}
+        "http" => return Err("must be https (TOKENBROKER_ALLOW_INSECURE_VENDOR_URLS is false)".into()),
+        _ => return Err("must be an https URL".into()),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not contain credentials".into());
+    }
+    let Some(host) = url.host() else {
+        return Err("must have a host".into());
+    };
+    if !allow_insecure {
+        let private = match host {
+            url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost"),
+            url::Host::Ipv4(ip) => is_non_public(IpAddr::V4(ip)),
+            url::Host::Ipv6(ip) => is_non_public(IpAddr::V6(ip)),
+        };
+        if private {
+            return Err("must be a public address (TOKENBROKER_ALLOW_INSECURE_VENDOR_URLS is false)".into());
+        }
+    }
+    Ok(url)
+}
+
+fn is_non_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64 // 100.64/10 carrier-grade NAT
+        }
+        IpAddr::V6(v6) => {
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00 // unique local
+                || (v6.segments()[0] & 0xffc0) == 0xfe80 // link local
+                || v6.to_ipv4_mapped().is_some_and(|v4| is_non_public(IpAddr::V4(v4)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vendor_urls_must_be_https_and_public_unless_allowed() {
+        assert!(check_vendor_url("https://login.example.com/token", false).is_ok());
+        for bad in [
+            "http://login.example.com/token",
+            "https://127.0.0.1/token",
+            "https://10.1.2.3/token",
+            "https://[::1]/token",
+            "https://localhost/token",
+            "https://169.254.169.254/latest",
+            "https://user:pw@example.com/",
+            "ftp://example.com/",
+            "not a url",
+        ] {
+            assert!(check_vendor_url(bad, false).is_err(), "{bad}");
+        }
+        assert!(check_vendor_url("http://127.0.0.1:9999/token", true).is_ok());
+    }
+}

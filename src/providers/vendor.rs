@@ -1,0 +1,322 @@
+//! The one engine that executes a [`Plan`] against a vendor's token endpoint.
+
+use std::time::Duration as StdDuration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Utc};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, HeaderMap, RETRY_AFTER, SET_COOKIE};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value};
+use thiserror::Error;
+use zeroize::Zeroizing;
+
+use super::jwt::sign_assertion;
+use super::plan::{BodyFormat, ClientAuth, Grant, Plan};
+use super::response::{TokenGrant, error_code, parse_token_body};
+use crate::config::VendorLimits;
+use crate::secret::SecretMap;
+
+/// Largest token response read; anything bigger is not a token response.
+const MAX_BODY: usize = 256 * 1024;
+/// Retry-After offered when a vendor is unavailable and says nothing.
+const DEFAULT_RETRY_AFTER: StdDuration = StdDuration::from_secs(2);
+
+#[derive(Debug, Error)]
+pub enum VendorError {
+    /// The vendor refused the credentials or the grant.
+    #[error("vendor rejected the request: http {status}, {code}")]
+    Rejected { status: u16, code: String },
+    /// The vendor refused a refresh token (`invalid_grant`): it is spent or revoked.
+    #[error("vendor refused the grant: http {status}, invalid_grant")]
+    InvalidGrant { status: u16 },
+    #[error(
+        "vendor answered something that is not a token response: http {status}, content-type {content_type:?}: {reason}"
+    )]
+    BadResponse { status: u16, content_type: String, reason: &'static str },
+    /// Timeout, connection failure, 5xx or 429. `maybe_received`: the request may have
+    /// reached the vendor, so a single-use refresh token in it must be treated as spent.
+    #[error("vendor unavailable: {reason}")]
+    Unavailable { reason: String, retry_after: StdDuration, maybe_received: bool },
+    /// The connection's stored config or secrets cannot make this request.
+    #[error("connection cannot call its vendor: {0}")]
+    Config(String),
+}
+
+impl VendorError {
+    /// The contract's error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Rejected { .. } | Self::InvalidGrant { .. } | Self::Config(_) => "vendor_rejected",
+            Self::BadResponse { .. } => "vendor_bad_response",
+            Self::Unavailable { .. } => "vendor_unavailable",
+        }
+    }
+
+    /// What a caller and the connection's `last_error` may be told: status and vendor code only.
+    pub fn detail(&self) -> String {
+        match self {
+            Self::Rejected { code, .. } => code.clone(),
+            Self::InvalidGrant { .. } => "invalid_grant".into(),
+            Self::BadResponse { status, reason, .. } => format!("http {status}: {reason}"),
+            Self::Unavailable { reason, .. } => reason.clone(),
+            Self::Config(reason) => reason.clone(),
+        }
+    }
+}
+
+/// Which request to make.
+pub enum Step<'a> {
+    /// The plan's primary grant (client credentials, password, assertion).
+    Primary(&'a Grant),
+    /// Use a refresh token, sending back captured cookies when the plan says so.
+    Refresh { token: &'a SecretString, cookies: &'a [(String, SecretString)] },
+}
+
+#[derive(Clone)]
+pub struct VendorClient {
+    http: reqwest::Client,
+}
+
+impl VendorClient {
+    pub fn new(limits: &VendorLimits) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(limits.connect_timeout)
+            .timeout(limits.total_timeout)
+            // Never follow a redirect with credentials in the body.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("tokenbroker/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self { http })
+    }
+
+    pub async fn request(&self, plan: &Plan, secrets: &SecretMap, step: Step<'_>) -> Result<TokenGrant, VendorError> {
+        let now = Utc::now();
+        let mut params: Vec<(&str, Zeroizing<String>)> = Vec::new();
+        let param = |v: &str| Zeroizing::new(v.to_owned());
+        let (url, body_format, with_client_auth) = match &step {
+            Step::Primary(grant) => {
+                match grant {
+                    Grant::ClientCredentials => params.push(("grant_type", param("client_credentials"))),
+                    Grant::Password { username } => {
+                        params.push(("grant_type", param("password")));
+                        params.push(("username", param(username)));
+                        params.push(("password", param(required(secrets, "password")?)));
+                    }
+                    Grant::JwtBearer(jwt) => {
+                        params.push(("grant_type", param("urn:ietf:params:oauth:grant-type:jwt-bearer")));
+                        params.push(("assertion", sign_assertion(jwt, secrets, now)?));
+                    }
+                }
+                if let Some(scope) = &plan.scope {
+                    params.push(("scope", param(scope)));
+                }
+                if let Some(audience) = &plan.audience {
+                    params.push(("audience", param(audience)));
+                }
+                (&plan.token_url, plan.body, true)
+            }
+            Step::Refresh { token, .. } => {
+                let refresh = plan.refresh.as_ref().ok_or_else(|| VendorError::Config("no refresh step".into()))?;
+                if let Some(grant_type) = &refresh.grant_type {
+                    params.push(("grant_type", param(grant_type)));
+                }
+                params.push((refresh.token_param.as_str(), param(token.expose_secret())));
+                (&refresh.url, refresh.body, refresh.client_auth)
+            }
+        };
+        for (name, value) in &plan.extra_params {
+            params.push((name.as_str(), param(value)));
+        }
+        let mut headers = HeaderMap::new();
+        if with_client_auth {
+            client_auth(plan, secrets, &mut params, &mut headers)?;
+        }
+        if let Step::Refresh { cookies, .. } = &step
+            && plan.refresh.as_ref().is_some_and(|r| r.send_cookies)
+            && !cookies.is_empty()
+        {
+            let joined: Vec<String> = cookies.iter().map(|(n, v)| format!("{n}={}", v.expose_secret())).collect();
+            headers.insert(COOKIE, sensitive(&joined.join("; "))?);
+        }
+        let body = encode(body_format, &params)?;
+        let content_type = match body_format {
+            BodyFormat::Form => "application/x-www-form-urlencoded",
+            BodyFormat::Json => "application/json",
+        };
+        let response = self
+            .http
+            .post(url.clone())
+            .headers(headers)
+            .header(CONTENT_TYPE, content_type)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .body(body.to_vec())
+            .send()
+            .await
+            .map_err(transport_error)?;
+        read_response(response, plan, now).await
+    }
+}
+
+fn required<'a>(secrets: &'a SecretMap, name: &str) -> Result<&'a str, VendorError> {
+    secrets.expose(name).ok_or_else(|| VendorError::Config(format!("secret {name} is not set")))
+}
+
+fn client_auth(
+    plan: &Plan,
+    secrets: &SecretMap,
+    params: &mut Vec<(&str, Zeroizing<String>)>,
+    headers: &mut HeaderMap,
+) -> Result<(), VendorError> {
+    let id = plan.client_id.as_deref().unwrap_or_default();
+    match plan.client_auth {
+        ClientAuth::None => {}
+        ClientAuth::Body => {
+            params.push(("client_id", Zeroizing::new(id.to_owned())));
+            params.push(("client_secret", Zeroizing::new(required(secrets, "client_secret")?.to_owned())));
+        }
+        ClientAuth::Basic => {
+            // RFC 6749 §2.3.1: both parts form-encoded before joining.
+            let secret = required(secrets, "client_secret")?;
+            let pair = Zeroizing::new(format!("{}:{}", form_encode(id).as_str(), form_encode(secret).as_str()));
+            let value = Zeroizing::new(format!("Basic {}", STANDARD.encode(pair.as_bytes())));
+            headers.insert(AUTHORIZATION, sensitive(&value)?);
+        }
+    }
+    Ok(())
+}
+
+fn form_encode(s: &str) -> Zeroizing<String> {
+    Zeroizing::new(url::form_urlencoded::byte_serialize(s.as_bytes()).collect())
+}
+
+fn sensitive(value: &str) -> Result<reqwest::header::HeaderValue, VendorError> {
+    let mut v = reqwest::header::HeaderValue::from_str(value)
+        .map_err(|_| VendorError::Config("a credential cannot be sent as an HTTP header".into()))?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
+fn encode(format: BodyFormat, params: &[(&str, Zeroizing<String>)]) -> Result<Zeroizing<Vec<u8>>, VendorError> {
+    let mut out = Zeroizing::new(Vec::new());
+    match format {
+        BodyFormat::Form => {
+            let mut ser = url::form_urlencoded::Serializer::new(String::new());
+            for (name, value) in params {
+                ser.append_pair(name, value);
+            }
+            let body = Zeroizing::new(ser.finish());
+            out.extend_from_slice(body.as_bytes());
+        }
+        BodyFormat::Json => {
+            let map: Map<String, Value> =
+                params.iter().map(|(n, v)| ((*n).to_owned(), Value::String(v.as_str().to_owned()))).collect();
+            serde_json::to_writer(&mut *out, &map).map_err(|e| VendorError::Config(e.to_string()))?;
+            zeroize_json(map);
+        }
+    }
+    Ok(out)
+}
+
+fn zeroize_json(map: Map<String, Value>) {
+    for (_, value) in map {
+        if let Value::String(s) = value {
+            drop(Zeroizing::new(s));
+        }
+    }
+}
+
+fn transport_error(err: reqwest::Error) -> VendorError {
+    // is_connect: nothing was sent. Anything else (timeout, reset) may have been received.
+    let (reason, maybe_received) = if err.is_connect() {
+        ("could not connect", false)
+    } else if err.is_timeout() {
+        ("timed out", true)
+    } else {
+        ("connection failed", true)
+    };
+    VendorError::Unavailable { reason: reason.into(), retry_after: DEFAULT_RETRY_AFTER, maybe_received }
+}
+
+async fn read_response(
+    mut response: reqwest::Response,
+    plan: &Plan,
+    now: DateTime<Utc>,
+) -> Result<TokenGrant, VendorError> {
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .chars()
+        .take(100)
+        .collect::<String>();
+    let retry_after = retry_after(response.headers(), now);
+    let cookies = set_cookies(response.headers());
+    let mut body = Zeroizing::new(Vec::new());
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) if body.len() + chunk.len() <= MAX_BODY => body.extend_from_slice(&chunk),
+            Ok(Some(_)) => {
+                return Err(VendorError::BadResponse {
+                    status: status.as_u16(),
+                    content_type,
+                    reason: "body too large",
+                });
+            }
+            Ok(None) => break,
+            Err(err) => return Err(transport_error(err)),
+        }
+    }
+    let code = status.as_u16();
+    if status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+        return Err(VendorError::Unavailable {
+            reason: format!("http {code}"),
+            retry_after: retry_after.unwrap_or(DEFAULT_RETRY_AFTER),
+            maybe_received: true,
+        });
+    }
+    if status.is_client_error() {
+        let vendor_code = error_code(&body);
+        if vendor_code.as_deref().is_some_and(|c| c.starts_with("invalid_grant")) {
+            return Err(VendorError::InvalidGrant { status: code });
+        }
+        let code_text = vendor_code.map_or_else(|| format!("http {code}"), |c| format!("http {code}: {c}"));
+        return Err(VendorError::Rejected { status: code, code: code_text });
+    }
+    if !status.is_success() {
+        return Err(VendorError::BadResponse { status: code, content_type, reason: "unexpected status" });
+    }
+    let mut grant = parse_token_body(&body, now, plan.default_lifetime, plan.refresh_token_lifetime)
+        .map_err(|reason| VendorError::BadResponse { status: code, content_type, reason })?;
+    grant.cookies = cookies;
+    Ok(grant)
+}
+
+/// `Retry-After` as seconds or an HTTP date, capped at an hour.
+fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<StdDuration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    let secs = match value.parse::<u64>() {
+        Ok(secs) => secs,
+        Err(_) => {
+            let at = DateTime::parse_from_rfc2822(value).ok()?;
+            u64::try_from((at.with_timezone(&Utc) - now).num_seconds()).unwrap_or(0)
+        }
+    };
+    Some(StdDuration::from_secs(secs.clamp(1, 3600)))
+}
+
+fn set_cookies(headers: &HeaderMap) -> Vec<(String, SecretString)> {
+    headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| {
+            let pair = v.split(';').next()?;
+            let (name, value) = pair.split_once('=')?;
+            let name = name.trim();
+            (!name.is_empty()).then(|| (name.to_owned(), SecretString::from(value.trim())))
+        })
+        .collect()
+}
