@@ -1,0 +1,63 @@
+//! Who is calling, and what they may do.
+
+mod api_key;
+
+pub use api_key::{ApiKey, hash_key};
+
+use chrono::Utc;
+
+use crate::ids::{ConnectionId, GrantPattern, PrincipalId};
+use crate::store::{Authenticated, Role, Store, StoreError};
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: PrincipalId,
+    pub key_id: String,
+    pub role: Role,
+    grants: Vec<GrantPattern>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("missing API key")]
+    Missing,
+    #[error("unknown, expired or revoked API key")]
+    Invalid,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Caller {
+    /// Looks the key up by its hash. Revocation and expiry are checked on every call, so a
+    /// revoked key stops working at once.
+    pub async fn authenticate(store: &Store, presented: &str) -> Result<Caller, AuthError> {
+        let found = store.authenticate(&hash_key(presented)).await?;
+        let Some(Authenticated { key_id, principal_id, role, grants, expires_at, revoked_at }) = found else {
+            return Err(AuthError::Invalid);
+        };
+        if revoked_at.is_some() || expires_at.is_some_and(|at| at <= Utc::now()) {
+            return Err(AuthError::Invalid);
+        }
+        Ok(Caller { principal: principal_id, key_id, role, grants })
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    pub fn require_admin(&self) -> Result<(), AuthError> {
+        if self.is_admin() { Ok(()) } else { Err(AuthError::Forbidden("this operation needs the admin role".into())) }
+    }
+
+    /// Admins may fetch every token; services those their grants match.
+    pub fn require_token_access(&self, connection: &ConnectionId) -> Result<(), AuthError> {
+        if self.is_admin() || self.grants.iter().any(|g| g.matches(connection)) {
+            Ok(())
+        } else {
+            Err(AuthError::Forbidden(format!("principal {} has no grant for connection {connection}", self.principal)))
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! Managing connections: validation against the provider's fields, sealing secrets bound to
+//! the row, and writing each change with its audit event in one transaction.
+
+use std::collections::BTreeMap;
+
+use secrecy::SecretString;
+use serde_json::{Map, Value, json};
+
+use crate::crypto::{CryptoError, KeyRing};
+use crate::ids::{ConnectionId, PrincipalId};
+use crate::providers;
+use crate::refresh::state::{TokenState, binding};
+use crate::secret::SecretMap;
+use crate::store::{
+    AuditEvent, ConnectionChange, ConnectionRecord, ConnectionStatus, NewConnection, Store, StoreError,
+};
+use crate::validation::ValidationErrors;
+
+/// Secrets that are token state rather than credentials: a refresh token given by an admin
+/// becomes the connection's current refresh token, so it is used once and then rotated.
+const REFRESH_TOKEN: &str = "refresh_token";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManageError {
+    #[error(transparent)]
+    Invalid(#[from] ValidationErrors),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+}
+
+pub struct NewConnectionRequest {
+    pub id: String,
+    pub provider: String,
+    pub description: String,
+    pub config: Value,
+    pub secrets: Map<String, Value>,
+}
+
+pub struct Manager<'a> {
+    pub store: &'a Store,
+    pub keys: &'a KeyRing,
+    pub allow_insecure_urls: bool,
+}
+
+impl Manager<'_> {
+    pub async fn create(
+        &self,
+        actor: &PrincipalId,
+        req: NewConnectionRequest,
+    ) -> Result<ConnectionRecord, ManageError> {
+        let mut errors = ValidationErrors::new();
+        let id = ConnectionId::parse("id", &req.id).map_err(|e| errors.merge(e)).ok();
+        let provider = providers::find(&req.provider);
+        if provider.is_none() {
+            let names: Vec<&str> = providers::all().iter().map(|p| p.name).collect();
+            errors.add("provider", format!("unknown provider; one of: {}", names.join(", ")));
+        }
+        let secrets = secret_values(&req.secrets, &mut errors);
+        if let Some(provider) = provider {
+            let names = secrets.names();
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            if let Err(e) = provider.resolve(&req.config, &names, self.allow_insecure_urls) {
+                errors.merge(e);
+            }
+        }
+        let (Some(id), Some(provider)) = (id, provider) else { return Err(errors.into()) };
+        if !errors.is_empty() {
+            return Err(errors.into());
+        }
+        let (secrets, token) = split_refresh_token(secrets);
+        let sealed_secrets = self.keys.seal(binding(&id, "secrets"), &secrets.to_plaintext())?;
+        let sealed_token = if token.is_empty() { None } else { Some(token.seal(self.keys, &id)?) };
+        let names = secrets.names();
+        let event = AuditEvent::success(
+            Some(actor),
+            "connection.create",
+            json!({"provider": provider.name, "secrets": names, "has_refresh_token": !token.is_empty()}),
+        )
+        .on_connection(id.as_str());
+        Ok(self
+            .store
+            .create_connection(
+                NewConnection {
+                    id: &id,
+                    provider: provider.name,
+                    description: &req.description,
+                    config: &req.config,
+                    secret_names: &names,
+                    secrets: &sealed_secrets,
+                    token: sealed_token.as_deref().map(|t| (t, token.meta())),
+                },
+                &event,
+            )
+            .await?)
+    }
+
+    /// PATCH: description, config keys (null removes one), status `active`/`disabled`.
+    pub async fn update(
+        &self,
+        actor: &PrincipalId,
+        id: &ConnectionId,
+        description: Option<&str>,
+        config_patch: Option<&Map<String, Value>>,
+        status: Option<ConnectionStatus>,
+    ) -> Result<ConnectionRecord, ManageError> {
+        let mut locked = self.store.lock_connection(id, ADMIN_LOCK_WAIT).await?;
+        let record = locked.record().clone();
+        let mut config = None;
+        if let Some(patch) = config_patch {
+            let mut merged = record.config.as_object().cloned().unwrap_or_default();
+            for (key, value) in patch {
+                if value.is_null() {
+                    merged.remove(key);
+                } else {
+                    merged.insert(key.clone(), value.clone());
+                }
+            }
+            let merged = Value::Object(merged);
+            self.validate(&record, &merged, &record.secret_names_with_token())?;
+            config = Some(merged);
+        }
+        let changed: Vec<&str> = config_patch.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
+        let change = ConnectionChange { description, config: config.as_ref(), status, ..ConnectionChange::default() };
+        // A token obtained under the old config may not fit the new one; the refresh token stays.
+        let mut token = self.token_state(&record)?;
+        let sealed = self.rewrite_token(&record.id, &mut token, config.is_some())?;
+        locked.apply(&change, sealed.as_ref().map(|s| (s.as_deref(), token.meta()))).await?;
+        locked
+            .audit(
+                &AuditEvent::success(
+                    Some(actor),
+                    "connection.update",
+                    json!({"description": description.is_some(), "config": changed, "status": status}),
+                )
+                .on_connection(id.as_str()),
+            )
+            .await?;
+        Ok(locked.commit().await?)
+    }
+
+    /// PUT secrets: replaces the named secrets (null removes an optional one), drops the
+    /// cached access token, and lets a `needs_reauth` connection try again.
+    pub async fn replace_secrets(
+        &self,
+        actor: &PrincipalId,
+        id: &ConnectionId,
+        given: &Map<String, Value>,
+    ) -> Result<ConnectionRecord, ManageError> {
+        let mut errors = ValidationErrors::new();
+        let mut locked = self.store.lock_connection(id, ADMIN_LOCK_WAIT).await?;
+        let record = locked.record().clone();
+        let mut secrets = self.open_secrets(&record)?;
+        let mut removed = Vec::new();
+        for (name, value) in given {
+            if value.is_null() {
+                secrets.remove(name);
+                removed.push(name.as_str());
+            }
+        }
+        let replaced = secret_values(
+            &given.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect(),
+            &mut errors,
+        );
+        for name in replaced.names() {
+            if let Some(value) = replaced.get(&name) {
+                secrets.insert(name, value.clone());
+            }
+        }
+        let mut token = self.token_state(&record)?;
+        let mut names = secrets.names();
+        if token.refresh_token.is_some() && !secrets.contains(REFRESH_TOKEN) && !removed.contains(&REFRESH_TOKEN) {
+            names.push(REFRESH_TOKEN.to_owned());
+        }
+        if let Err(e) = self.validate(&record, &record.config, &names) {
+            errors.merge(e);
+        }
+        if !errors.is_empty() {
+            return Err(errors.into());
+        }
+        let (secrets, new_token) = split_refresh_token(secrets);
+        if new_token.refresh_token.is_some() || removed.contains(&REFRESH_TOKEN) {
+            token.refresh_token = new_token.refresh_token;
+            token.refresh_token_expires_at = None;
+            token.cookies.clear();
+        }
+        let sealed_token = self.rewrite_token(&record.id, &mut token, true)?;
+        let sealed_secrets = self.keys.seal(binding(id, "secrets"), &secrets.to_plaintext())?;
+        let secret_names = secrets.names();
+        let status = (record.status == ConnectionStatus::NeedsReauth).then_some(ConnectionStatus::Active);
+        let change =
+            ConnectionChange { secrets: Some((&secret_names, &sealed_secrets)), status, ..ConnectionChange::default() };
+        locked.apply(&change, sealed_token.as_ref().map(|s| (s.as_deref(), token.meta()))).await?;
+        let given_names: Vec<&String> = given.keys().collect();
+        locked
+            .audit(
+                &AuditEvent::success(Some(actor), "connection.secrets.replace", json!({"secrets": given_names}))
+                    .on_connection(id.as_str()),
+            )
+            .await?;
+        Ok(locked.commit().await?)
+    }
+
+    pub async fn delete(&self, actor: &PrincipalId, id: &ConnectionId) -> Result<(), ManageError> {
+        let event = AuditEvent::success(Some(actor), "connection.delete", json!({})).on_connection(id.as_str());
+        Ok(self.store.delete_connection(id, &event).await?)
+    }
+
+    fn validate(
+        &self,
+        record: &ConnectionRecord,
+        config: &Value,
+        secret_names: &[String],
+    ) -> Result<(), ValidationErrors> {
+        let provider = providers::find(&record.provider)
+            .ok_or_else(|| ValidationErrors::single("provider", "unknown provider"))?;
+        let names: Vec<&str> = secret_names.iter().map(String::as_str).collect();
+        provider.resolve(config, &names, self.allow_insecure_urls).map(|_| ())
+    }
+
+    fn open_secrets(&self, record: &ConnectionRecord) -> Result<SecretMap, ManageError> {
+        let plaintext = self.keys.open(binding(&record.id, "secrets"), &record.secrets)?;
+        SecretMap::from_plaintext(&plaintext)
+            .map_err(|_| StoreError::Corrupt("stored secrets are not a map".into()).into())
+    }
+
+    fn token_state(&self, record: &ConnectionRecord) -> Result<TokenState, ManageError> {
+        match &record.token {
+            Some(sealed) => Ok(TokenState::open(self.keys, &record.id, sealed).map_err(StoreError::from)?),
+            None => Ok(TokenState::default()),
+        }
+    }
+
+    /// The token column's new value when it changes: `Some(None)` clears it.
+    fn rewrite_token(
+        &self,
+        id: &ConnectionId,
+        token: &mut TokenState,
+        drop_access: bool,
+    ) -> Result<Option<Option<Vec<u8>>>, ManageError> {
+        if !drop_access {
+            return Ok(None);
+        }
+        token.access = None;
+        if token.is_empty() {
+            return Ok(Some(None));
+        }
+        Ok(Some(Some(token.seal(self.keys, id)?)))
+    }
+}
+
+/// How long an admin change waits for a refresh in progress to finish.
+const ADMIN_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl ConnectionRecord {
+    /// Secret names as the provider sees them: a stored refresh token counts as given.
+    fn secret_names_with_token(&self) -> Vec<String> {
+        let mut names = self.secret_names.clone();
+        if self.token_meta.has_refresh_token && !names.iter().any(|n| n == REFRESH_TOKEN) {
+            names.push(REFRESH_TOKEN.to_owned());
+        }
+        names
+    }
+}
+
+/// Secret values must be non-empty strings; each bad one is named.
+fn secret_values(given: &Map<String, Value>, errors: &mut ValidationErrors) -> SecretMap {
+    let mut secrets = SecretMap::new();
+    let sorted: BTreeMap<&String, &Value> = given.iter().collect();
+    for (name, value) in sorted {
+        match value {
+            Value::String(s) if !s.is_empty() => secrets.insert(name.clone(), SecretString::from(s.as_str())),
+            _ => errors.add(format!("secrets.{name}"), "must be a non-empty string"),
+        }
+    }
+    secrets
+}
+
+/// Moves a given `refresh_token` out of the credentials and into the token state.
+fn split_refresh_token(mut secrets: SecretMap) -> (SecretMap, TokenState) {
+    let mut token = TokenState::default();
+    if let Some(refresh) = secrets.get(REFRESH_TOKEN).cloned() {
+        secrets.remove(REFRESH_TOKEN);
+        token.refresh_token = Some(refresh);
+    }
+    (secrets, token)
+}

@@ -1,0 +1,80 @@
+//! When a stored access token may be handed out, and when it must be replaced.
+
+use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use subtle::ConstantTimeEq;
+
+use super::state::AccessToken;
+
+/// What the caller needs from the token.
+pub enum Want {
+    /// At least `min_ttl` seconds left, except that a token younger than half its lifetime
+    /// is never replaced merely to satisfy `min_ttl` (so large `min_ttl`s cannot cause a
+    /// refresh storm).
+    Fresh { min_ttl: i64 },
+    /// The caller saw the vendor reject this token: replace it if it is still the current one.
+    ReplaceIfCurrent(SecretString),
+    /// An admin asked for a new token regardless.
+    Force,
+}
+
+impl Want {
+    pub fn satisfied_by(&self, access: &AccessToken, now: DateTime<Utc>) -> bool {
+        let remaining = (access.expires_at - now).num_seconds();
+        if remaining <= 0 {
+            return false;
+        }
+        match self {
+            Want::Fresh { min_ttl } => {
+                let lifetime = (access.expires_at - access.obtained_at).num_seconds();
+                let age = (now - access.obtained_at).num_seconds();
+                remaining >= *min_ttl || age * 2 < lifetime
+            }
+            Want::ReplaceIfCurrent(rejected) => {
+                let same: bool =
+                    access.token.expose_secret().as_bytes().ct_eq(rejected.expose_secret().as_bytes()).into();
+                !same
+            }
+            Want::Force => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    fn token(obtained_secs_ago: i64, lifetime: i64, now: DateTime<Utc>) -> AccessToken {
+        let obtained_at = now - Duration::seconds(obtained_secs_ago);
+        AccessToken {
+            token: SecretString::from("t1"),
+            token_type: "Bearer".into(),
+            obtained_at,
+            expires_at: obtained_at + Duration::seconds(lifetime),
+        }
+    }
+
+    #[test]
+    fn min_ttl_rule() {
+        let now = Utc::now();
+        let fresh = Want::Fresh { min_ttl: 60 };
+        assert!(fresh.satisfied_by(&token(0, 3600, now), now));
+        assert!(fresh.satisfied_by(&token(3500, 3600, now), now), "100 s left >= 60");
+        assert!(!fresh.satisfied_by(&token(3550, 3600, now), now), "50 s left, old");
+        assert!(!fresh.satisfied_by(&token(3600, 3600, now), now), "expired");
+        // A 100 s token is younger than half its life for 50 s, whatever min_ttl asks.
+        let big = Want::Fresh { min_ttl: 7200 };
+        assert!(big.satisfied_by(&token(10, 100, now), now));
+        assert!(!big.satisfied_by(&token(60, 100, now), now));
+        assert!(!big.satisfied_by(&token(0, 0, now), now), "never an expired token");
+    }
+
+    #[test]
+    fn rejected_token_is_replaced_only_if_current() {
+        let now = Utc::now();
+        assert!(!Want::ReplaceIfCurrent(SecretString::from("t1")).satisfied_by(&token(0, 3600, now), now));
+        assert!(Want::ReplaceIfCurrent(SecretString::from("old")).satisfied_by(&token(0, 3600, now), now));
+        assert!(!Want::Force.satisfied_by(&token(0, 3600, now), now));
+    }
+}

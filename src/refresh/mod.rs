@@ -1,0 +1,296 @@
+//! Handing out tokens, with one vendor call per refresh however many callers and replicas ask.
+//!
+//! 1. Read the row; a stored token that satisfies the caller is answered at once.
+//! 2. Otherwise queue behind this process's other refreshers of the connection ([`Flights`]),
+//!    then read again: the one ahead of us has usually just refreshed.
+//! 3. Otherwise take the row lock (`SELECT … FOR UPDATE`, shared by every replica), read again
+//!    under it, and only if the token is still not good enough call the vendor and write the
+//!    result before the lock is released. A rotated refresh token is saved in the same
+//!    transaction that used the old one.
+
+mod flight;
+mod freshness;
+pub mod state;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use secrecy::{ExposeSecret, SecretString};
+use thiserror::Error;
+
+pub use flight::Flights;
+pub use freshness::Want;
+use state::{AccessToken, StateError, TokenState};
+
+use crate::config::VendorLimits;
+use crate::crypto::{CryptoError, KeyRing};
+use crate::ids::ConnectionId;
+use crate::providers::vendor::Step;
+use crate::providers::{self, HeaderSource, Plan, TokenGrant, VendorClient, VendorError};
+use crate::secret::SecretMap;
+use crate::store::{ConnectionRecord, ConnectionStatus, LastError, Store, StoreError};
+use crate::validation::ValidationErrors;
+
+#[derive(Debug, Error)]
+pub enum TokenError {
+    #[error("connection {0} is disabled")]
+    Disabled(ConnectionId),
+    #[error("connection {0} needs new secrets from an admin")]
+    NeedsReauth(ConnectionId),
+    #[error(transparent)]
+    Vendor(#[from] VendorError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("connection {id} has a config that cannot be used: {errors}")]
+    Misconfigured { id: ConnectionId, errors: ValidationErrors },
+}
+
+/// A token ready to hand out.
+pub struct IssuedToken {
+    pub connection_id: ConnectionId,
+    pub access_token: SecretString,
+    pub token_type: String,
+    pub expires_at: chrono::DateTime<Utc>,
+    /// Everything a caller must send to the vendor's API, `Authorization` first.
+    pub headers: Vec<(String, SecretString)>,
+    pub api_base_url: Option<String>,
+}
+
+pub struct TokenService {
+    store: Store,
+    keys: Arc<KeyRing>,
+    vendor: VendorClient,
+    flights: Flights,
+    limits: VendorLimits,
+}
+
+impl TokenService {
+    pub fn new(store: Store, keys: Arc<KeyRing>, limits: VendorLimits) -> anyhow::Result<Self> {
+        Ok(Self { store, keys, vendor: VendorClient::new(&limits)?, flights: Flights::default(), limits })
+    }
+
+    pub fn keys(&self) -> &KeyRing {
+        &self.keys
+    }
+
+    pub fn allow_insecure_urls(&self) -> bool {
+        self.limits.allow_insecure_urls
+    }
+
+    pub async fn token(&self, id: &ConnectionId, want: Want) -> Result<IssuedToken, TokenError> {
+        let record = self.store.get_connection(id).await?;
+        if let Some(token) = self.stored_token(&record, &want)? {
+            return Ok(token);
+        }
+        let _turn = self.flights.enter(id.as_str()).await;
+        let record = self.store.get_connection(id).await?;
+        if let Some(token) = self.stored_token(&record, &want)? {
+            return Ok(token);
+        }
+        // The one who refreshes for a waiter that forced a refresh is that waiter itself.
+        self.refresh_under_lock(id, &want).await
+    }
+
+    /// The stored token, if the row holds one that satisfies `want`.
+    fn stored_token(&self, record: &ConnectionRecord, want: &Want) -> Result<Option<IssuedToken>, TokenError> {
+        check_status(record)?;
+        let Some(sealed) = &record.token else { return Ok(None) };
+        // The plain expiry answers most misses without decrypting.
+        if record.token_meta.expires_at.is_none_or(|at| at <= Utc::now()) {
+            return Ok(None);
+        }
+        let state = TokenState::open(&self.keys, &record.id, sealed)?;
+        match state.access {
+            Some(access) if want.satisfied_by(&access, Utc::now()) => self.issue(record, access).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// How long the row lock may be held: a refresh attempt and a fallback grant, plus slack.
+    fn lock_hold(&self) -> Duration {
+        self.limits.total_timeout * 2 + Duration::from_secs(5)
+    }
+
+    async fn refresh_under_lock(&self, id: &ConnectionId, want: &Want) -> Result<IssuedToken, TokenError> {
+        let mut locked = self.store.lock_connection(id, self.lock_hold()).await?;
+        let record = locked.record().clone();
+        check_status(&record)?;
+        let mut state = match &record.token {
+            Some(sealed) => TokenState::open(&self.keys, id, sealed)?,
+            None => TokenState::default(),
+        };
+        if let Some(access) = state.access.take() {
+            if want.satisfied_by(&access, Utc::now()) {
+                locked.release().await?;
+                return self.issue(&record, access);
+            }
+            state.access = Some(access);
+        }
+        let secrets = self.open_secrets(&record)?;
+        let plan = self.plan(&record, &secrets)?;
+        let result = self.obtain(&plan, &secrets, &mut state).await;
+        let sealed = if state.is_empty() { None } else { Some(state.seal(&self.keys, id)?) };
+        match result {
+            Ok(()) => {
+                locked.save_token(sealed.as_deref(), &state.meta()).await?;
+                let record = locked.commit().await?;
+                let access = state.access.ok_or_else(|| StoreError::Corrupt("refresh produced no token".into()))?;
+                tracing::info!(connection = %id, expires_at = %access.expires_at, "obtained a new token from the vendor");
+                self.issue(&record, access)
+            }
+            Err(failure) => {
+                // What changed before the failure (a spent refresh token dropped) is saved too.
+                locked.save_token(sealed.as_deref(), &state.meta()).await?;
+                let (error, status) = match failure {
+                    Failure::Vendor(e) => (e, None),
+                    Failure::NoGrantLeft(e) => (e, Some(ConnectionStatus::NeedsReauth)),
+                };
+                let last_error = LastError { at: Utc::now(), code: error.code().to_owned(), detail: error.detail() };
+                locked.save_error(&last_error, status).await?;
+                locked.commit().await?;
+                tracing::warn!(connection = %id, error = %error, needs_reauth = status.is_some(), "vendor token request failed");
+                match status {
+                    Some(_) => Err(TokenError::NeedsReauth(id.clone())),
+                    None => Err(error.into()),
+                }
+            }
+        }
+    }
+
+    /// Gets a new access token into `state`: the refresh token first when there is one,
+    /// then the primary grant. Every change to `state` (a spent refresh token dropped, a
+    /// rotated one received) is kept whatever the outcome, for the caller to save.
+    async fn obtain(&self, plan: &Plan, secrets: &SecretMap, state: &mut TokenState) -> Result<(), Failure> {
+        let usable_refresh = plan.refresh.is_some()
+            && state.refresh_token.is_some()
+            && state.refresh_token_expires_at.is_none_or(|at| at > Utc::now() + chrono::Duration::seconds(30));
+        if usable_refresh && let Some(refresh_token) = state.refresh_token.clone() {
+            let step = Step::Refresh { token: &refresh_token, cookies: &state.cookies };
+            match self.vendor.request(plan, secrets, step).await {
+                Ok(grant) => {
+                    let kept = (!plan.rotating_refresh_tokens).then_some(refresh_token);
+                    absorb(state, grant, kept);
+                    return Ok(());
+                }
+                Err(VendorError::InvalidGrant { .. }) => {
+                    tracing::info!("refresh token refused (invalid_grant); falling back to the primary grant");
+                    forget_refresh_token(state);
+                }
+                Err(err) => {
+                    // A single-use token the vendor may have seen is spent: never send it again.
+                    if plan.rotating_refresh_tokens
+                        && matches!(err, VendorError::Unavailable { maybe_received: true, .. })
+                    {
+                        forget_refresh_token(state);
+                    }
+                    return Err(Failure::Vendor(err));
+                }
+            }
+        }
+        let Some(grant) = &plan.primary else {
+            return Err(Failure::NoGrantLeft(VendorError::InvalidGrant { status: 400 }));
+        };
+        match self.vendor.request(plan, secrets, Step::Primary(grant)).await {
+            Ok(grant) => {
+                absorb(state, grant, None);
+                Ok(())
+            }
+            Err(VendorError::InvalidGrant { status }) => {
+                Err(Failure::Vendor(VendorError::Rejected { status, code: "invalid_grant".into() }))
+            }
+            Err(err) => Err(Failure::Vendor(err)),
+        }
+    }
+
+    fn open_secrets(&self, record: &ConnectionRecord) -> Result<SecretMap, TokenError> {
+        let plaintext = self.keys.open(state::binding(&record.id, "secrets"), &record.secrets)?;
+        SecretMap::from_plaintext(&plaintext).map_err(|_| TokenError::State(StateError::Format))
+    }
+
+    fn plan(&self, record: &ConnectionRecord, secrets: &SecretMap) -> Result<Plan, TokenError> {
+        let misconfigured = |errors| TokenError::Misconfigured { id: record.id.clone(), errors };
+        let provider = providers::find(&record.provider)
+            .ok_or_else(|| misconfigured(ValidationErrors::single("provider", "unknown provider")))?;
+        let names = secrets.names();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        provider.resolve(&record.config, &names, self.limits.allow_insecure_urls).map_err(misconfigured)
+    }
+
+    fn issue(&self, record: &ConnectionRecord, access: AccessToken) -> Result<IssuedToken, TokenError> {
+        let secrets = self.open_secrets(record)?;
+        let plan = self.plan(record, &secrets)?;
+        let authorization = SecretString::from(format!("{} {}", access.token_type, access.token.expose_secret()));
+        let mut headers = vec![("Authorization".to_owned(), authorization)];
+        for (name, source) in &plan.headers {
+            let value = match source {
+                HeaderSource::Static(v) => SecretString::from(v.as_str()),
+                HeaderSource::Secret(secret) => {
+                    secrets.get(secret).cloned().ok_or_else(|| TokenError::Misconfigured {
+                        id: record.id.clone(),
+                        errors: ValidationErrors::single(
+                            format!("secrets.{secret}"),
+                            "required by a handed-out header",
+                        ),
+                    })?
+                }
+            };
+            headers.push((name.clone(), value));
+        }
+        Ok(IssuedToken {
+            connection_id: record.id.clone(),
+            access_token: access.token,
+            token_type: access.token_type,
+            expires_at: access.expires_at,
+            headers,
+            api_base_url: plan.api_base_url,
+        })
+    }
+}
+
+enum Failure {
+    Vendor(VendorError),
+    /// Nothing left to get a token with: the connection needs new secrets.
+    NoGrantLeft(VendorError),
+}
+
+fn check_status(record: &ConnectionRecord) -> Result<(), TokenError> {
+    match record.status {
+        ConnectionStatus::Active => Ok(()),
+        ConnectionStatus::Disabled => Err(TokenError::Disabled(record.id.clone())),
+        ConnectionStatus::NeedsReauth => Err(TokenError::NeedsReauth(record.id.clone())),
+    }
+}
+
+fn forget_refresh_token(state: &mut TokenState) {
+    state.refresh_token = None;
+    state.refresh_token_expires_at = None;
+    state.cookies.clear();
+}
+
+/// Takes a vendor's answer into the state. `kept` is the refresh token to keep when the
+/// answer carries none (only for vendors whose refresh tokens are reusable).
+fn absorb(state: &mut TokenState, grant: TokenGrant, kept: Option<SecretString>) {
+    state.access = Some(AccessToken {
+        token: grant.access_token,
+        token_type: grant.token_type,
+        obtained_at: grant.obtained_at,
+        expires_at: grant.expires_at,
+    });
+    match grant.refresh_token {
+        Some(new) => {
+            state.refresh_token = Some(new);
+            state.refresh_token_expires_at = grant.refresh_token_expires_at;
+        }
+        None if kept.is_some() => state.refresh_token = kept,
+        None => forget_refresh_token(state),
+    }
+    for (name, value) in grant.cookies {
+        state.cookies.retain(|(n, _)| *n != name);
+        state.cookies.push((name, value));
+    }
+}
