@@ -1,0 +1,90 @@
+//! Request extractors: the caller from `Authorization: Bearer`, and JSON bodies whose errors
+//! name the offending field.
+
+use axum::body::Bytes;
+use axum::extract::FromRequestParts;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::{HeaderMap, request::Parts};
+use serde::de::DeserializeOwned;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::auth::{AuthError, Caller};
+use crate::validation::ValidationErrors;
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        // Never echo or log the header: it is a credential even when malformed.
+        let value = parts.headers.get(AUTHORIZATION).ok_or(AuthError::Missing)?;
+        let text = value.to_str().map_err(|_| AuthError::Invalid)?;
+        let key = match text.split_once(' ') {
+            Some((scheme, key)) if scheme.eq_ignore_ascii_case("bearer") => key.trim(),
+            _ => return Err(AuthError::Invalid.into()),
+        };
+        if key.is_empty() {
+            return Err(AuthError::Missing.into());
+        }
+        Ok(Caller::authenticate(&state.store, key).await?)
+    }
+}
+
+/// Parses a JSON body: 400 when it is not JSON, 422 naming the field when a member is wrong.
+pub fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, ApiError> {
+    let is_json = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json" || mime.ends_with("+json")
+        })
+        .unwrap_or(false);
+    if !is_json {
+        return Err(ApiError::bad_request("Content-Type must be application/json"));
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("body is not valid JSON ({e})")))?;
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        let message = err.into_inner().to_string();
+        ApiError::invalid(ValidationErrors::single(field_of(&path, &message), message))
+    })
+}
+
+/// Like [`json_body`], but an empty body means `None`.
+pub fn optional_json_body<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<Option<T>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    json_body(headers, body).map(Some)
+}
+
+/// The field a serde error is about: missing members are reported at their parent.
+fn field_of(path: &str, message: &str) -> String {
+    let member = ["unknown field `", "missing field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
+        .and_then(|rest| rest.split('`').next());
+    match (path, member) {
+        (".", Some(m)) => m.to_owned(),
+        // Unknown members are already at their own path; missing ones at their parent's.
+        (p, Some(m)) if p == m || p.ends_with(&format!(".{m}")) => p.to_owned(),
+        (p, Some(m)) => format!("{p}.{m}"),
+        (p, None) => p.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_the_member_itself() {
+        assert_eq!(field_of("extra", "unknown field `extra`, expected one of `id`"), "extra");
+        assert_eq!(field_of(".", "missing field `id`"), "id");
+        assert_eq!(field_of("config", "missing field `x`"), "config.x");
+        assert_eq!(field_of("role", "unknown variant `boss`"), "role");
+    }
+}

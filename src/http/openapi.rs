@@ -1,0 +1,74 @@
+//! The OpenAPI document, generated from the routes themselves (utoipa-axum registers a route
+//! and its description in one call, so they cannot drift), served at `/openapi.json`, printed by
+//! `tokenbroker openapi`, and committed at `openapi/openapi.json`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use utoipa::openapi::OpenApi as Document;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "tokenbroker",
+        description = "Holds vendors' OAuth credentials encrypted and hands short-lived access tokens, with every header the vendor wants, to internal services. Errors are RFC 7807 problem+json with a machine-readable `code`.",
+        license(name = "Apache-2.0"),
+    ),
+    modifiers(&ApiKeyAuth),
+    tags(
+        (name = "tokens", description = "Fetch access tokens (service with a grant, or admin)"),
+        (name = "connections", description = "Vendor accounts and their credentials (admin)"),
+        (name = "principals", description = "Callers, API keys and grants (admin)"),
+        (name = "providers", description = "Supported vendors and their fields"),
+        (name = "audit", description = "Admin changes (admin)"),
+        (name = "operations", description = "Health and readiness (no key)"),
+    ),
+)]
+struct ApiDoc;
+
+struct ApiKeyAuth;
+
+impl Modify for ApiKeyAuth {
+    fn modify(&self, openapi: &mut Document) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("tbk_…")
+                    .description(Some("An API key from POST /v1/principals/{id}/keys"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+pub(super) fn base() -> Document {
+    let mut doc = ApiDoc::openapi();
+    // The version is the crate's, so a release changes the document in one place.
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc
+}
+
+pub fn document() -> Document {
+    super::api_routes().into_openapi()
+}
+
+/// The document as committed and printed: pretty JSON with a trailing newline.
+pub fn to_pretty_json() -> anyhow::Result<String> {
+    let mut text = serde_json::to_string_pretty(&document())?;
+    text.push('\n');
+    Ok(text)
+}
+
+pub fn print() -> anyhow::Result<()> {
+    print!("{}", to_pretty_json()?);
+    Ok(())
+}
+
+pub(super) async fn serve(doc: Arc<Document>) -> Json<Document> {
+    Json((*doc).clone())
+}

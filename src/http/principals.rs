@@ -1,0 +1,271 @@
+//! Principals, their API keys and grants (admin).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::AppState;
+use super::error::{ApiError, Problem};
+use super::extract::{json_body, optional_json_body};
+use super::views::{GrantList, KeyCreated, KeyList, PrincipalList, PrincipalView};
+use crate::auth::{ApiKey, Caller};
+use crate::ids::{GrantPattern, PrincipalId};
+use crate::store::{AuditEvent, Role};
+use crate::validation::ValidationErrors;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_principal, list_principals))
+        .routes(routes!(get_principal, delete_principal))
+        .routes(routes!(create_key, list_keys))
+        .routes(routes!(revoke_key))
+        .routes(routes!(list_grants))
+        .routes(routes!(put_grant, delete_grant))
+}
+
+fn principal_id(raw: &str) -> Result<PrincipalId, ApiError> {
+    PrincipalId::parse("id", raw).map_err(|_| ApiError::not_found("principal"))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePrincipal {
+    /// `^[a-z0-9][a-z0-9._-]{0,62}$`.
+    id: String,
+    role: Role,
+    #[serde(default)]
+    description: String,
+}
+
+#[utoipa::path(post, path = "/v1/principals", tag = "principals", request_body = CreatePrincipal,
+    security(("api_key" = [])),
+    responses(
+        (status = 201, body = PrincipalView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn create_principal(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<PrincipalView>), ApiError> {
+    caller.require_admin()?;
+    let req: CreatePrincipal = json_body(&headers, &body)?;
+    let id = PrincipalId::parse("id", &req.id)?;
+    let event =
+        AuditEvent::success(Some(&caller.principal), "principal.create", json!({"principal": id, "role": req.role}));
+    let record = state.store.create_principal(&id, req.role, &req.description, &event).await?;
+    Ok((StatusCode::CREATED, Json(record.into())))
+}
+
+#[utoipa::path(get, path = "/v1/principals", tag = "principals", security(("api_key" = [])),
+    responses(
+        (status = 200, body = PrincipalList),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn list_principals(State(state): State<AppState>, caller: Caller) -> Result<Json<PrincipalList>, ApiError> {
+    caller.require_admin()?;
+    let principals = state.store.list_principals().await?.into_iter().map(Into::into).collect();
+    Ok(Json(PrincipalList { principals }))
+}
+
+#[utoipa::path(get, path = "/v1/principals/{id}", tag = "principals", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Principal id")),
+    responses(
+        (status = 200, body = PrincipalView),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn get_principal(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<PrincipalView>, ApiError> {
+    caller.require_admin()?;
+    Ok(Json(state.store.get_principal(&principal_id(&id)?).await?.into()))
+}
+
+/// Delete a principal; its keys and grants go with it.
+#[utoipa::path(delete, path = "/v1/principals/{id}", tag = "principals", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Principal id")),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn delete_principal(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require_admin()?;
+    let id = principal_id(&id)?;
+    let event = AuditEvent::success(Some(&caller.principal), "principal.delete", json!({"principal": id}));
+    state.store.delete_principal(&id, &event).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    /// When the key stops working (RFC 3339, in the future); never when absent.
+    expires_at: Option<DateTime<Utc>>,
+}
+
+/// Issue an API key. The key is in this answer only; the broker keeps its SHA-256.
+#[utoipa::path(post, path = "/v1/principals/{id}/keys", tag = "principals",
+    request_body(content = Option<CreateKey>, content_type = "application/json"),
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "Principal id")),
+    responses(
+        (status = 201, body = KeyCreated),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn create_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<KeyCreated>), ApiError> {
+    caller.require_admin()?;
+    let id = principal_id(&id)?;
+    let req: Option<CreateKey> = optional_json_body(&headers, &body)?;
+    let expires_at = req.and_then(|r| r.expires_at);
+    if expires_at.is_some_and(|at| at <= Utc::now()) {
+        return Err(ValidationErrors::single("expires_at", "must be in the future").into());
+    }
+    let key = ApiKey::generate()?;
+    let event =
+        AuditEvent::success(Some(&caller.principal), "key.create", json!({"principal": id, "key_id": key.key_id}));
+    let record = state.store.create_key(&id, &key.key_id, &key.hash(), expires_at, &event).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(KeyCreated {
+            key_id: record.key_id,
+            api_key: key.secret.expose_secret().to_owned(),
+            created_at: record.created_at,
+            expires_at: record.expires_at,
+        }),
+    ))
+}
+
+#[utoipa::path(get, path = "/v1/principals/{id}/keys", tag = "principals", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Principal id")),
+    responses(
+        (status = 200, body = KeyList),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn list_keys(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<KeyList>, ApiError> {
+    caller.require_admin()?;
+    let keys = state.store.list_keys(&principal_id(&id)?).await?.into_iter().map(Into::into).collect();
+    Ok(Json(KeyList { keys }))
+}
+
+/// Revoke a key: it stops working at once. Revoking a revoked key is a no-op.
+#[utoipa::path(delete, path = "/v1/principals/{id}/keys/{key_id}", tag = "principals", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Principal id"), ("key_id" = String, Path, description = "Key id")),
+    responses(
+        (status = 204, description = "revoked"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn revoke_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, key_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    caller.require_admin()?;
+    let id = principal_id(&id)?;
+    let event = AuditEvent::success(Some(&caller.principal), "key.revoke", json!({"principal": id, "key_id": key_id}));
+    state.store.revoke_key(&id, &key_id, &event).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/v1/principals/{id}/grants", tag = "principals", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Principal id")),
+    responses(
+        (status = 200, body = GrantList),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn list_grants(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<GrantList>, ApiError> {
+    caller.require_admin()?;
+    let grants = state.store.list_grants(&principal_id(&id)?).await?.iter().map(|g| g.as_str().to_owned()).collect();
+    Ok(Json(GrantList { grants }))
+}
+
+/// Let the principal fetch tokens of a connection id, or of every id starting with a prefix (`qbench-*`).
+#[utoipa::path(put, path = "/v1/principals/{id}/grants/{pattern}", tag = "principals", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Principal id"), ("pattern" = String, Path, description = "Connection id or `prefix*`")),
+    responses(
+        (status = 204, description = "granted (idempotent)"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn put_grant(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, pattern)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    caller.require_admin()?;
+    let id = principal_id(&id)?;
+    let pattern = GrantPattern::parse(&pattern)?;
+    let event = AuditEvent::success(Some(&caller.principal), "grant.put", json!({"principal": id, "pattern": pattern}));
+    state.store.put_grant(&id, &pattern, &event).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(delete, path = "/v1/principals/{id}/grants/{pattern}", tag = "principals", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Principal id"), ("pattern" = String, Path, description = "Connection id or `prefix*`")),
+    responses(
+        (status = 204, description = "removed (idempotent)"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn delete_grant(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, pattern)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    caller.require_admin()?;
+    let id = principal_id(&id)?;
+    let pattern = GrantPattern::parse(&pattern)?;
+    let event =
+        AuditEvent::success(Some(&caller.principal), "grant.delete", json!({"principal": id, "pattern": pattern}));
+    state.store.delete_grant(&id, &pattern, &event).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

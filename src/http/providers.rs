@@ -1,0 +1,30 @@
+//! Provider discovery, generated from the same definitions that validate a create.
+
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::AppState;
+use super::error::Problem;
+use crate::auth::Caller;
+use crate::providers::{self, ProviderInfo};
+
+#[derive(Serialize, ToSchema)]
+pub struct ProviderList {
+    pub providers: Vec<ProviderInfo>,
+}
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_providers))
+}
+
+/// Every provider with its grants and its config and secret fields. Any valid key may read it.
+#[utoipa::path(get, path = "/v1/providers", tag = "providers", security(("api_key" = [])),
+    responses(
+        (status = 200, body = ProviderList),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn list_providers(_caller: Caller) -> Json<ProviderList> {
+    Json(ProviderList { providers: providers::all().iter().map(|p| p.info()).collect() })
+}

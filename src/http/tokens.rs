@@ -1,0 +1,154 @@
+//! Handing out tokens: the hot path.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::AppState;
+use super::error::{ApiError, Problem};
+use super::extract::optional_json_body;
+use super::views::TokenResponse;
+use crate::auth::Caller;
+use crate::ids::ConnectionId;
+use crate::refresh::{IssuedToken, Want};
+use crate::store::AuditEvent;
+use crate::validation::ValidationErrors;
+
+const DEFAULT_MIN_TTL: i64 = 60;
+const MAX_MIN_TTL: i64 = 86_400;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_token)).routes(routes!(refresh_token))
+}
+
+/// A path id that cannot be valid names no connection.
+pub(super) fn connection_id(raw: &str) -> Result<ConnectionId, ApiError> {
+    ConnectionId::parse("id", raw).map_err(|_| ApiError::not_found("connection"))
+}
+
+/// A current access token for the connection, with at least `min_ttl` seconds left (see the
+/// contract for the half-lifetime exception). Many concurrent callers cause one vendor call.
+#[utoipa::path(
+    get,
+    path = "/v1/connections/{id}/token",
+    tag = "tokens",
+    params(
+        ("id" = String, Path, description = "Connection id"),
+        ("min_ttl" = Option<i64>, Query, description = "Seconds the token must still be valid (0..=86400, default 60); a token younger than half its lifetime is never replaced merely to satisfy it."),
+    ),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, body = TokenResponse, headers(("Cache-Control" = String, description = "no-store"))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "no grant, or the connection is disabled", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "needs_reauth", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "vendor_rejected or vendor_bad_response", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "vendor_unavailable (with Retry-After) or unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+async fn get_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let id = connection_id(&id)?;
+    caller.require_token_access(&id)?;
+    let min_ttl = min_ttl(query.as_deref())?;
+    let token = state.tokens.token(&id, Want::Fresh { min_ttl }).await?;
+    Ok(answer(&caller, token))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    /// The token the vendor rejected. Without it, only an admin may force a refresh.
+    #[schema(value_type = Option<String>)]
+    rejected_access_token: Option<SecretString>,
+}
+
+/// Report a token the vendor rejected: if it is still current the broker gets a new one, else
+/// it answers the current one without calling the vendor. Without `rejected_access_token`,
+/// an admin forces a refresh.
+#[utoipa::path(
+    post,
+    path = "/v1/connections/{id}/token/refresh",
+    tag = "tokens",
+    params(("id" = String, Path, description = "Connection id")),
+    request_body(content = Option<RefreshRequest>, content_type = "application/json"),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 502, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+async fn refresh_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let id = connection_id(&id)?;
+    caller.require_token_access(&id)?;
+    let request: Option<RefreshRequest> = optional_json_body(&headers, &body)?;
+    let want = match request.and_then(|r| r.rejected_access_token) {
+        Some(rejected) => Want::ReplaceIfCurrent(rejected),
+        None => {
+            caller.require_admin()?;
+            let event = AuditEvent::success(Some(&caller.principal), "connection.refresh", serde_json::json!({}))
+                .on_connection(id.as_str());
+            state.store.record_audit(&event).await?;
+            Want::Force
+        }
+    };
+    let token = state.tokens.token(&id, want).await?;
+    Ok(answer(&caller, token))
+}
+
+fn min_ttl(query: Option<&str>) -> Result<i64, ApiError> {
+    let raw = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == "min_ttl")
+        .map(|(_, v)| v.into_owned());
+    let Some(raw) = raw else { return Ok(DEFAULT_MIN_TTL) };
+    match raw.parse::<i64>() {
+        Ok(v) if (0..=MAX_MIN_TTL).contains(&v) => Ok(v),
+        _ => {
+            let errors = ValidationErrors::single("min_ttl", format!("must be a whole number from 0 to {MAX_MIN_TTL}"));
+            let mut err = ApiError::invalid(errors);
+            err = err.with_status(axum::http::StatusCode::BAD_REQUEST);
+            Err(err)
+        }
+    }
+}
+
+fn answer(caller: &Caller, token: IssuedToken) -> Response {
+    tracing::debug!(connection = %token.connection_id, principal = %caller.principal, "token handed out");
+    let body = TokenResponse {
+        connection_id: token.connection_id.to_string(),
+        access_token: token.access_token.expose_secret().to_owned(),
+        token_type: token.token_type,
+        expires_at: token.expires_at,
+        expires_in: (token.expires_at - Utc::now()).num_seconds().max(0),
+        headers: token.headers.iter().map(|(n, v)| (n.clone(), v.expose_secret().to_owned())).collect(),
+        api_base_url: token.api_base_url,
+    };
+    let mut response = Json(body).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
