@@ -205,7 +205,8 @@ fn valid_qflow_username(username: &str) -> bool {
         Some(_) => return false,
         None => username,
     };
-    matches!(email.split_once('@'), Some((local, domain)) if !local.is_empty() && domain.contains('.') && !email.contains(char::is_whitespace))
+    let plain = !email.contains(|c: char| c.is_whitespace() || c == '/');
+    matches!(email.split_once('@'), Some((local, domain)) if plain && !local.is_empty() && domain.contains('.'))
 }
 
 #[cfg(test)]

@@ -88,7 +88,7 @@ fn expiry(
             let secs = seconds(Some(v)).ok_or("expires_in is not a number of seconds")?;
             let by_now = now + Duration::seconds(secs);
             // `created_at` (Quiqup) says when the lifetime started; trust the earlier end.
-            let by_created = seconds(obj.get("created_at"))
+            let by_created = number(obj.get("created_at"))
                 .and_then(|c| Utc.timestamp_opt(c, 0).single())
                 .map(|created| created + Duration::seconds(secs));
             return Ok(by_created.map_or(by_now, |c| c.min(by_now)));
@@ -97,13 +97,18 @@ fn expiry(
     Ok(jwt_exp(access_token).unwrap_or(now + default))
 }
 
-/// A non-negative whole number of seconds, as a JSON number or a numeric string.
+/// A whole number, as a JSON number or a numeric string.
+fn number(value: Option<&Value>) -> Option<i64> {
+    match value? {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        Value::String(s) => s.trim().parse::<i64>().ok(),
+        _ => None,
+    }
+}
+
+/// A lifetime in seconds: non-negative and at most a year.
 fn seconds(value: Option<&Value>) -> Option<i64> {
-    let secs = match value? {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64))?,
-        Value::String(s) => s.trim().parse::<i64>().ok()?,
-        _ => return None,
-    };
+    let secs = number(value)?;
     // Bound it: a year is already longer than any access token should live.
     (0..=366 * 24 * 3600).contains(&secs).then_some(secs)
 }
