@@ -53,6 +53,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(active_key = keys.active_key_id(), keys = keys.key_ids().len(), "master keys loaded");
 
     let tokens = Arc::new(TokenService::new(store.clone(), keys, limits)?);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let ahead = args
+        .ahead_settings()
+        .map(|settings| tokio::spawn(crate::refresh::ahead::run(tokens.clone(), settings, stopped)));
     let http_limits = HttpLimits {
         request_timeout: Duration::from_millis(args.request_timeout_ms),
         max_body_bytes: args.max_body_bytes,
@@ -62,6 +66,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(addr = %addr, "listening");
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    // Requests in flight have finished (their refreshes committed); let background
+    // refreshes that already started commit too, then exit.
+    let _ = stop.send(true);
+    if let Some(ahead) = ahead {
+        let _ = ahead.await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

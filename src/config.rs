@@ -65,9 +65,22 @@ pub struct ServeArgs {
     /// Time allowed to connect to a vendor, in milliseconds.
     #[arg(long, env = "TOKENBROKER_VENDOR_CONNECT_TIMEOUT_MS", default_value_t = 3_000)]
     pub vendor_connect_timeout_ms: u64,
+    /// Longest backoff between vendor calls of a failing connection, in milliseconds (at least 1000).
+    #[arg(long, env = "TOKENBROKER_VENDOR_BACKOFF_MAX_MS", default_value_t = 60_000)]
+    pub vendor_backoff_max_ms: u64,
     /// Time allowed for one API request, in milliseconds (must exceed the vendor timeout).
     #[arg(long, env = "TOKENBROKER_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
     pub request_timeout_ms: u64,
+    /// Refresh a recently used connection's token when less than this many seconds are left
+    /// (or half its lifetime, if shorter); 0 turns refresh-ahead off.
+    #[arg(long, env = "TOKENBROKER_REFRESH_AHEAD_SECS", default_value_t = 120)]
+    pub refresh_ahead_secs: u64,
+    /// Use (rotate) a refresh token that ends within this many seconds, even if nobody asks.
+    #[arg(long, env = "TOKENBROKER_ROTATE_REFRESH_TOKENS_BEFORE_SECS", default_value_t = 86_400)]
+    pub rotate_refresh_tokens_before_secs: u64,
+    /// How often each replica looks for connections to refresh ahead, in milliseconds.
+    #[arg(long, env = "TOKENBROKER_REFRESH_AHEAD_INTERVAL_MS", default_value_t = 5_000)]
+    pub refresh_ahead_interval_ms: u64,
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "TOKENBROKER_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
@@ -79,6 +92,8 @@ pub struct VendorLimits {
     pub connect_timeout: Duration,
     pub total_timeout: Duration,
     pub allow_insecure_urls: bool,
+    /// Longest wait between vendor calls of a failing connection.
+    pub backoff_max: Duration,
 }
 
 impl ServeArgs {
@@ -95,6 +110,19 @@ impl ServeArgs {
             connect_timeout: Duration::from_millis(self.vendor_connect_timeout_ms),
             total_timeout: Duration::from_millis(self.vendor_timeout_ms),
             allow_insecure_urls: self.allow_insecure_vendor_urls,
+            backoff_max: Duration::from_millis(self.vendor_backoff_max_ms.max(1000)),
+        })
+    }
+}
+
+impl ServeArgs {
+    /// `None` when refresh-ahead is turned off.
+    pub fn ahead_settings(&self) -> Option<crate::refresh::ahead::AheadSettings> {
+        (self.refresh_ahead_secs > 0).then(|| crate::refresh::ahead::AheadSettings {
+            lead: Duration::from_secs(self.refresh_ahead_secs),
+            rotate_lead: Duration::from_secs(self.rotate_refresh_tokens_before_secs),
+            interval: Duration::from_millis(self.refresh_ahead_interval_ms.max(100)),
+            concurrency: 4,
         })
     }
 }

@@ -208,6 +208,15 @@ impl From<TokenError> for ApiError {
                 format!("connection {id} cannot get tokens until an admin replaces its secrets"),
             ),
             TokenError::Vendor(e) => e.into(),
+            TokenError::BackingOff { code, detail, retry_after, .. } => {
+                let (status, code) = match code.as_str() {
+                    "vendor_rejected" => (StatusCode::BAD_GATEWAY, "vendor_rejected"),
+                    "vendor_bad_response" => (StatusCode::BAD_GATEWAY, "vendor_bad_response"),
+                    _ => (StatusCode::SERVICE_UNAVAILABLE, "vendor_unavailable"),
+                };
+                ApiError::new(status, code, format!("{detail} (not retried until the backoff ends)"))
+                    .with_retry_after(retry_after)
+            }
             TokenError::Store(e) => e.into(),
             TokenError::Crypto(_) | TokenError::State(_) | TokenError::Misconfigured { .. } => internal(&err),
         }

@@ -8,6 +8,8 @@
 //!    result before the lock is released. A rotated refresh token is saved in the same
 //!    transaction that used the old one.
 
+pub mod ahead;
+mod backoff;
 mod flight;
 mod freshness;
 pub mod state;
@@ -29,7 +31,9 @@ use crate::ids::ConnectionId;
 use crate::providers::vendor::Step;
 use crate::providers::{self, HeaderSource, Plan, TokenGrant, VendorClient, VendorError};
 use crate::secret::SecretMap;
-use crate::store::{ConnectionRecord, ConnectionStatus, LastError, Store, StoreError};
+use crate::store::{
+    ConnectionRecord, ConnectionStatus, LastError, LockedConnection, RecordedFailure, Store, StoreError,
+};
 use crate::validation::ValidationErrors;
 
 #[derive(Debug, Error)]
@@ -48,6 +52,10 @@ pub enum TokenError {
     State(#[from] StateError),
     #[error("connection {id} has a config that cannot be used: {errors}")]
     Misconfigured { id: ConnectionId, errors: ValidationErrors },
+    /// The vendor failed recently; no call is made before the backoff window ends. Carries
+    /// the last failure's contract code and detail.
+    #[error("connection {id} is backing off after a vendor failure ({code}: {detail})")]
+    BackingOff { id: ConnectionId, code: String, detail: String, retry_after: Duration },
 }
 
 /// A token ready to hand out.
@@ -62,7 +70,8 @@ pub struct IssuedToken {
 }
 
 pub struct TokenService {
-    store: Store,
+    pub(crate) store: Store,
+    pub(crate) usage: ahead::Usage,
     keys: Arc<KeyRing>,
     vendor: VendorClient,
     flights: Flights,
@@ -71,7 +80,14 @@ pub struct TokenService {
 
 impl TokenService {
     pub fn new(store: Store, keys: Arc<KeyRing>, limits: VendorLimits) -> anyhow::Result<Self> {
-        Ok(Self { store, keys, vendor: VendorClient::new(&limits)?, flights: Flights::default(), limits })
+        Ok(Self {
+            store,
+            keys,
+            vendor: VendorClient::new(&limits)?,
+            flights: Flights::default(),
+            usage: ahead::Usage::default(),
+            limits,
+        })
     }
 
     pub fn keys(&self) -> &KeyRing {
@@ -83,16 +99,23 @@ impl TokenService {
     }
 
     pub async fn token(&self, id: &ConnectionId, want: Want) -> Result<IssuedToken, TokenError> {
+        let token = self.find_or_refresh(id, want).await?;
+        self.usage.mark(id);
+        Ok(token)
+    }
+
+    async fn find_or_refresh(&self, id: &ConnectionId, want: Want) -> Result<IssuedToken, TokenError> {
         let record = self.store.get_connection(id).await?;
         if let Some(token) = self.stored_token(&record, &want)? {
             return Ok(token);
         }
+        check_backoff(&record, &want)?;
         let _turn = self.flights.enter(id.as_str()).await;
         let record = self.store.get_connection(id).await?;
         if let Some(token) = self.stored_token(&record, &want)? {
             return Ok(token);
         }
-        // The one who refreshes for a waiter that forced a refresh is that waiter itself.
+        check_backoff(&record, &want)?;
         self.refresh_under_lock(id, &want).await
     }
 
@@ -117,7 +140,7 @@ impl TokenService {
     }
 
     async fn refresh_under_lock(&self, id: &ConnectionId, want: &Want) -> Result<IssuedToken, TokenError> {
-        let mut locked = self.store.lock_connection(id, self.lock_hold()).await?;
+        let locked = self.store.lock_connection(id, self.lock_hold()).await?;
         let record = locked.record().clone();
         check_status(&record)?;
         let mut state = match &record.token {
@@ -131,45 +154,122 @@ impl TokenService {
             }
             state.access = Some(access);
         }
+        // Another replica may have failed while we waited for the lock.
+        check_backoff(&record, want)?;
+        self.refresh_locked(locked, state).await
+    }
+
+    /// Refreshes ahead of need, from the background task: skips a connection whose lock
+    /// someone else holds (they are refreshing it), and one that does not need it any more.
+    /// `lead`: refresh when the access token has less than this (or half its lifetime) left;
+    /// `rotate_lead`: use a refresh token that ends within this, so it is rotated, not lost.
+    pub async fn refresh_ahead(
+        &self,
+        id: &ConnectionId,
+        lead: Duration,
+        rotate_lead: Duration,
+    ) -> Result<bool, TokenError> {
+        let Some(locked) = self.store.try_lock_connection(id, self.lock_hold()).await? else {
+            return Ok(false);
+        };
+        let record = locked.record().clone();
+        let now = Utc::now();
+        let backing_off = record.retry_not_before.is_some_and(|t| t > now);
+        if record.status != ConnectionStatus::Active || backing_off {
+            locked.release().await?;
+            return Ok(false);
+        }
+        let state = match &record.token {
+            Some(sealed) => TokenState::open(&self.keys, id, sealed)?,
+            None => TokenState::default(),
+        };
+        let lead = chrono::Duration::from_std(lead).unwrap_or(chrono::Duration::MAX);
+        let access_due =
+            state.access.as_ref().is_none_or(|a| a.expires_at - now < lead.min((a.expires_at - a.obtained_at) / 2));
+        let rotation_due = state.refresh_token.is_some()
+            && state
+                .refresh_token_expires_at
+                .is_some_and(|at| at - now < chrono::Duration::from_std(rotate_lead).unwrap_or(chrono::Duration::MAX));
+        if !access_due && !rotation_due {
+            locked.release().await?;
+            return Ok(false);
+        }
+        self.refresh_locked(locked, state).await.map(|_| true)
+    }
+
+    /// Calls the vendor for the locked connection and records the outcome before the lock
+    /// is released: the new token state on success, the failure and its backoff otherwise.
+    async fn refresh_locked(
+        &self,
+        mut locked: LockedConnection,
+        mut state: TokenState,
+    ) -> Result<IssuedToken, TokenError> {
+        let record = locked.record().clone();
+        let id = &record.id;
         let secrets = self.open_secrets(&record)?;
         let plan = self.plan(&record, &secrets)?;
-        let result = self.obtain(&plan, &secrets, &mut state).await;
+        let result = self.obtain(&plan, &secrets, &mut state, &mut locked).await;
         let sealed = if state.is_empty() { None } else { Some(state.seal(&self.keys, id)?) };
-        match result {
-            Ok(()) => {
-                locked.save_token(sealed.as_deref(), &state.meta()).await?;
-                let record = locked.commit().await?;
-                let access = state.access.ok_or_else(|| StoreError::Corrupt("refresh produced no token".into()))?;
-                tracing::info!(connection = %id, expires_at = %access.expires_at, "obtained a new token from the vendor");
-                self.issue(&record, access)
-            }
-            Err(failure) => {
-                // What changed before the failure (a spent refresh token dropped) is saved too.
-                locked.save_token(sealed.as_deref(), &state.meta()).await?;
-                let (error, status) = match failure {
-                    Failure::Vendor(e) => (e, None),
-                    Failure::NoGrantLeft(e) => (e, Some(ConnectionStatus::NeedsReauth)),
-                };
-                let last_error = LastError { at: Utc::now(), code: error.code().to_owned(), detail: error.detail() };
-                locked.save_error(&last_error, status).await?;
-                locked.commit().await?;
-                tracing::warn!(connection = %id, error = %error, needs_reauth = status.is_some(), "vendor token request failed");
-                match status {
-                    Some(_) => Err(TokenError::NeedsReauth(id.clone())),
-                    None => Err(error.into()),
-                }
-            }
+        let failure = match result {
+            Ok(()) => None,
+            Err(Failure::Store(e)) => return Err(e.into()),
+            Err(Failure::Vendor(error)) => Some((error, None)),
+            Err(Failure::NoGrantLeft(error)) => Some((error, Some(ConnectionStatus::NeedsReauth))),
+        };
+        let Some((error, status)) = failure else {
+            locked.save_outcome(sealed.as_deref(), &state.meta(), None).await?;
+            let record = locked.commit().await?;
+            let access = state.access.ok_or_else(|| StoreError::Corrupt("refresh produced no token".into()))?;
+            tracing::info!(connection = %id, expires_at = %access.expires_at, "obtained a new token from the vendor");
+            return self.issue(&record, access);
+        };
+        // What changed before the failure (a spent refresh token dropped) is saved with it.
+        let now = Utc::now();
+        let vendor_says = match &error {
+            VendorError::Unavailable { retry_after, .. } => *retry_after,
+            _ => Duration::ZERO,
+        };
+        let wait = backoff::delay(record.failure_count.saturating_add(1), self.limits.backoff_max).max(vendor_says);
+        let recorded = RecordedFailure {
+            error: LastError { at: now, code: error.code().to_owned(), detail: error.detail() },
+            status,
+            // A connection that needs new secrets waits for an admin, not for a timer.
+            retry_not_before: status
+                .is_none()
+                .then(|| now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX)),
+        };
+        locked.save_outcome(sealed.as_deref(), &state.meta(), Some(&recorded)).await?;
+        locked.commit().await?;
+        tracing::warn!(connection = %id, error = %error, needs_reauth = status.is_some(), "vendor token request failed");
+        match status {
+            Some(_) => Err(TokenError::NeedsReauth(id.clone())),
+            None => Err(error.into()),
         }
     }
 
     /// Gets a new access token into `state`: the refresh token first when there is one,
     /// then the primary grant. Every change to `state` (a spent refresh token dropped, a
     /// rotated one received) is kept whatever the outcome, for the caller to save.
-    async fn obtain(&self, plan: &Plan, secrets: &SecretMap, state: &mut TokenState) -> Result<(), Failure> {
+    async fn obtain(
+        &self,
+        plan: &Plan,
+        secrets: &SecretMap,
+        state: &mut TokenState,
+        locked: &mut LockedConnection,
+    ) -> Result<(), Failure> {
         let usable_refresh = plan.refresh.is_some()
             && state.refresh_token.is_some()
             && state.refresh_token_expires_at.is_none_or(|at| at > Utc::now() + chrono::Duration::seconds(30));
         if usable_refresh && let Some(refresh_token) = state.refresh_token.clone() {
+            if plan.rotating_refresh_tokens && !self.claim_single_use(&refresh_token, locked).await? {
+                tracing::warn!(
+                    connection = %locked.record().id,
+                    "an earlier refresh with this single-use refresh token never recorded its outcome; \
+                     treating it as spent and using the primary grant"
+                );
+                forget_refresh_token(state);
+                return self.primary(plan, secrets, state).await;
+            }
             let step = Step::Refresh { token: &refresh_token, cookies: &state.cookies };
             match self.vendor.request(plan, secrets, step).await {
                 Ok(grant) => {
@@ -192,6 +292,22 @@ impl TokenService {
                 }
             }
         }
+        self.primary(plan, secrets, state).await
+    }
+
+    /// Before a single-use refresh token is sent, records durably that it is about to be
+    /// (see migrations/0002). False when an earlier attempt with this very token left its
+    /// record behind: that token may have reached the vendor and must not be sent again.
+    async fn claim_single_use(&self, token: &SecretString, locked: &mut LockedConnection) -> Result<bool, Failure> {
+        let hash = crate::auth::hash_key(token.expose_secret());
+        if locked.refresh_attempt().await.map_err(Failure::Store)?.as_deref() == Some(hash.as_slice()) {
+            return Ok(false);
+        }
+        self.store.mark_refresh_attempt(&locked.record().id, &hash).await.map_err(Failure::Store)?;
+        Ok(true)
+    }
+
+    async fn primary(&self, plan: &Plan, secrets: &SecretMap, state: &mut TokenState) -> Result<(), Failure> {
         let Some(grant) = &plan.primary else {
             return Err(Failure::NoGrantLeft(VendorError::InvalidGrant { status: 400 }));
         };
@@ -256,6 +372,23 @@ enum Failure {
     Vendor(VendorError),
     /// Nothing left to get a token with: the connection needs new secrets.
     NoGrantLeft(VendorError),
+    /// The database failed before the vendor was called.
+    Store(StoreError),
+}
+
+/// During a backoff window callers get the last failure at once, without a vendor call.
+/// An admin's forced refresh is the exception: it is how an operator retries by hand.
+fn check_backoff(record: &ConnectionRecord, want: &Want) -> Result<(), TokenError> {
+    let Some(until) = record.retry_not_before else { return Ok(()) };
+    let left = (until - Utc::now()).to_std().unwrap_or_default();
+    if left.is_zero() || matches!(want, Want::Force) {
+        return Ok(());
+    }
+    let (code, detail) = match &record.last_error {
+        Some(e) => (e.code.clone(), e.detail.clone()),
+        None => ("vendor_unavailable".to_owned(), "backing off after a vendor failure".to_owned()),
+    };
+    Err(TokenError::BackingOff { id: record.id.clone(), code, detail, retry_after: left })
 }
 
 fn check_status(record: &ConnectionRecord) -> Result<(), TokenError> {

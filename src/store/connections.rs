@@ -49,6 +49,16 @@ pub struct LastError {
     pub detail: String,
 }
 
+/// A failed vendor call, as recorded on the connection.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub error: LastError,
+    /// `needs_reauth` when nothing is left to get a token with.
+    pub status: Option<ConnectionStatus>,
+    /// No vendor call before this time.
+    pub retry_not_before: Option<DateTime<Utc>>,
+}
+
 /// Plain facts about the sealed token, readable without the master key.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TokenMeta {
@@ -72,6 +82,11 @@ pub struct ConnectionRecord {
     pub token: Option<Vec<u8>>,
     pub token_meta: TokenMeta,
     pub last_error: Option<LastError>,
+    /// Consecutive failed vendor calls.
+    pub failure_count: i32,
+    /// No vendor call before this time.
+    pub retry_not_before: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
     pub generation: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -92,6 +107,9 @@ struct ConnectionRow {
     has_refresh_token: bool,
     refresh_token_expires_at: Option<DateTime<Utc>>,
     last_error: Option<Value>,
+    failure_count: i32,
+    retry_not_before: Option<DateTime<Utc>>,
+    last_used_at: Option<DateTime<Utc>>,
     generation: i64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -117,6 +135,9 @@ impl TryFrom<ConnectionRow> for ConnectionRecord {
             },
             // A last_error we cannot read is shown as none rather than failing the whole view.
             last_error: r.last_error.and_then(|v| serde_json::from_value(v).ok()),
+            failure_count: r.failure_count,
+            retry_not_before: r.retry_not_before,
+            last_used_at: r.last_used_at,
             generation: r.generation,
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -128,8 +149,8 @@ impl TryFrom<ConnectionRow> for ConnectionRecord {
 macro_rules! columns {
     () => {
         "id, provider, description, config, secret_names, secrets, status, token, token_obtained_at,
-         token_expires_at, has_refresh_token, refresh_token_expires_at, last_error, generation,
-         created_at, updated_at"
+         token_expires_at, has_refresh_token, refresh_token_expires_at, last_error, failure_count,
+         retry_not_before, last_used_at, generation, created_at, updated_at"
     };
 }
 
@@ -200,6 +221,10 @@ impl Store {
         if deleted == 0 {
             return Err(StoreError::NotFound("connection"));
         }
+        sqlx::query("delete from refresh_attempts where connection_id = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
         audit::record(&mut tx, audit_event).await?;
         tx.commit().await?;
         Ok(())
@@ -212,6 +237,25 @@ impl Store {
     /// server (`idle_in_transaction_session_timeout`), so a stuck refresh cannot wedge a
     /// connection for every replica. A process that dies frees the lock with its session.
     pub async fn lock_connection(&self, id: &ConnectionId, hold_for: Duration) -> Result<LockedConnection, StoreError> {
+        self.lock(id, hold_for, false).await?.ok_or(StoreError::NotFound("connection"))
+    }
+
+    /// Like [`Store::lock_connection`], but `None` at once when another session holds the lock
+    /// (or the row is gone): for background work that should skip rows someone is refreshing.
+    pub async fn try_lock_connection(
+        &self,
+        id: &ConnectionId,
+        hold_for: Duration,
+    ) -> Result<Option<LockedConnection>, StoreError> {
+        self.lock(id, hold_for, true).await
+    }
+
+    async fn lock(
+        &self,
+        id: &ConnectionId,
+        hold_for: Duration,
+        skip_locked: bool,
+    ) -> Result<Option<LockedConnection>, StoreError> {
         let mut tx = self.begin().await?;
         let ms = hold_for.as_millis().max(1);
         // set_config(…, true) is SET LOCAL with bind parameters: it ends with the transaction.
@@ -222,14 +266,75 @@ impl Store {
         .bind(format!("{}ms", ms * 2))
         .execute(&mut *tx)
         .await?;
-        let row: Option<ConnectionRow> =
-            sqlx::query_as(concat!("select ", columns!(), " from connections where id = $1 for update"))
-                .bind(id.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-        let record = row.ok_or(StoreError::NotFound("connection"))?.try_into()?;
-        Ok(LockedConnection { tx, record })
+        let query = if skip_locked {
+            concat!("select ", columns!(), " from connections where id = $1 for update skip locked")
+        } else {
+            concat!("select ", columns!(), " from connections where id = $1 for update")
+        };
+        let row: Option<ConnectionRow> = sqlx::query_as(query).bind(id.as_str()).fetch_optional(&mut *tx).await?;
+        match row {
+            Some(row) => Ok(Some(LockedConnection { tx, record: row.try_into()? })),
+            None => Ok(None),
+        }
     }
+
+    /// Records, committed at once and outside the refresh transaction, that a single-use
+    /// refresh token (by its hash) is about to be sent. Must succeed before sending.
+    pub async fn mark_refresh_attempt(&self, id: &ConnectionId, token_hash: &[u8]) -> Result<(), StoreError> {
+        sqlx::query(
+            "insert into refresh_attempts (connection_id, token_hash) values ($1, $2)
+             on conflict (connection_id) do update set token_hash = excluded.token_hash, started_at = now()",
+        )
+        .bind(id.as_str())
+        .bind(token_hash)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Notes which connections handed out tokens recently (batched, off the hot path).
+    pub async fn touch_connections(&self, ids: &[String]) -> Result<(), StoreError> {
+        sqlx::query("update connections set last_used_at = now() where id = any($1)")
+            .bind(ids)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Active connections whose token should be refreshed ahead of time: recently used ones
+    /// whose access token ends within `lead` (or half its lifetime, if shorter), and any whose
+    /// refresh token ends within `rotate_lead`. Soonest first.
+    pub async fn due_connections(
+        &self,
+        lead: Duration,
+        rotate_lead: Duration,
+        recently: Duration,
+        limit: i64,
+    ) -> Result<Vec<ConnectionId>, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "select id from connections
+              where status = 'active'
+                and (retry_not_before is null or retry_not_before <= now())
+                and ((last_used_at > now() - $3::interval
+                      and (token_expires_at is null
+                           or token_expires_at - now() < least($1::interval, (token_expires_at - token_obtained_at) / 2)))
+                  or (has_refresh_token and refresh_token_expires_at < now() + $2::interval))
+              order by token_expires_at nulls first
+              limit $4",
+        )
+        .bind(interval(lead))
+        .bind(interval(rotate_lead))
+        .bind(interval(recently))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids.into_iter().map(ConnectionId::from_trusted).collect())
+    }
+}
+
+/// A duration as a Postgres interval literal (bound as text and cast in the query).
+fn interval(d: Duration) -> String {
+    format!("{} milliseconds", d.as_millis())
 }
 
 /// A connection row held under its lock. Writes become visible together at [`commit`];
@@ -255,12 +360,28 @@ impl LockedConnection {
         &self.record
     }
 
-    /// Replaces the token state and clears `last_error`, as after a successful vendor call.
-    pub async fn save_token(&mut self, sealed: Option<&[u8]>, meta: &TokenMeta) -> Result<(), StoreError> {
+    /// Writes the outcome of a vendor call: the token state (sealed; `None` clears it) and
+    /// either success (clears `last_error` and the backoff) or the failure. Also ends the
+    /// single-use refresh attempt, if one was recorded, in the same transaction.
+    pub async fn save_outcome(
+        &mut self,
+        sealed: Option<&[u8]>,
+        meta: &TokenMeta,
+        failure: Option<&Failure>,
+    ) -> Result<(), StoreError> {
+        let last_error = failure
+            .map(|f| serde_json::to_value(&f.error))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let row: ConnectionRow = sqlx::query_as(concat!(
             "update connections
                 set token = $2, token_obtained_at = $3, token_expires_at = $4, has_refresh_token = $5,
-                    refresh_token_expires_at = $6, last_error = null, generation = generation + 1
+                    refresh_token_expires_at = $6,
+                    last_error = $7,
+                    failure_count = case when $7 is null then 0 else failure_count + 1 end,
+                    retry_not_before = $8,
+                    status = coalesce($9, status),
+                    generation = generation + 1
               where id = $1 returning ",
             columns!()
         ))
@@ -270,29 +391,33 @@ impl LockedConnection {
         .bind(meta.expires_at)
         .bind(meta.has_refresh_token)
         .bind(meta.refresh_token_expires_at)
+        .bind(last_error)
+        .bind(failure.and_then(|f| f.retry_not_before))
+        .bind(failure.and_then(|f| f.status).map(ConnectionStatus::as_str))
         .fetch_one(&mut *self.tx)
         .await?;
         self.record = row.try_into()?;
+        self.clear_refresh_attempt().await
+    }
+
+    /// The hash of a single-use refresh token whose refresh never recorded its outcome.
+    pub async fn refresh_attempt(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(sqlx::query_scalar("select token_hash from refresh_attempts where connection_id = $1")
+            .bind(self.record.id.as_str())
+            .fetch_optional(&mut *self.tx)
+            .await?)
+    }
+
+    /// The outcome is being written in this transaction: the attempt is no longer in doubt.
+    async fn clear_refresh_attempt(&mut self) -> Result<(), StoreError> {
+        sqlx::query("delete from refresh_attempts where connection_id = $1")
+            .bind(self.record.id.as_str())
+            .execute(&mut *self.tx)
+            .await?;
         Ok(())
     }
 
     /// Records a failed vendor call; `status` also changes it (e.g. to `needs_reauth`).
-    pub async fn save_error(&mut self, error: &LastError, status: Option<ConnectionStatus>) -> Result<(), StoreError> {
-        let value = serde_json::to_value(error).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let row: ConnectionRow = sqlx::query_as(concat!(
-            "update connections set last_error = $2, status = coalesce($3, status), generation = generation + 1
-              where id = $1 returning ",
-            columns!()
-        ))
-        .bind(self.record.id.as_str())
-        .bind(value)
-        .bind(status.map(ConnectionStatus::as_str))
-        .fetch_one(&mut *self.tx)
-        .await?;
-        self.record = row.try_into()?;
-        Ok(())
-    }
-
     /// Applies an admin change; `token`, when given, replaces the sealed token state
     /// (`None` inside clears it) together with its plain facts.
     pub async fn apply(
@@ -312,6 +437,9 @@ impl LockedConnection {
                     config = coalesce($3, config),
                     secret_names = coalesce($4, secret_names),
                     secrets = coalesce($5, secrets),
+                    -- New secrets deserve a try now, not after the old ones' backoff.
+                    failure_count = case when $5 is null then failure_count else 0 end,
+                    retry_not_before = case when $5 is null then retry_not_before else null end,
                     status = coalesce($6, status),
                     token = case when $7 then $8 else token end,
                     token_obtained_at = case when $7 then $9 else token_obtained_at end,

@@ -18,7 +18,8 @@ use thiserror::Error;
 
 pub use audit::{AuditEvent, AuditFilter, AuditRecord};
 pub use connections::{
-    ConnectionChange, ConnectionRecord, ConnectionStatus, LastError, LockedConnection, NewConnection, TokenMeta,
+    ConnectionChange, ConnectionRecord, ConnectionStatus, Failure as RecordedFailure, LastError, LockedConnection,
+    NewConnection, TokenMeta,
 };
 pub use principals::{Authenticated, KeyRecord, PrincipalRecord, Role};
 
