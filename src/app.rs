@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
 
-use crate::auth::{ApiKey, hash_key};
+use crate::auth::{ApiKey, AuthCache, hash_key};
 use crate::config::{DatabaseArgs, KeyArgs, ServeArgs};
 use crate::crypto::KeyRing;
 use crate::http::{AppState, HttpLimits};
@@ -52,8 +52,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     bootstrap_admin(&store, args.bootstrap_admin_key.as_ref()).await?;
     tracing::info!(active_key = keys.active_key_id(), keys = keys.key_ids().len(), "master keys loaded");
 
-    let tokens = Arc::new(TokenService::new(store.clone(), keys, limits)?);
+    let tokens = Arc::new(TokenService::new(store.clone(), keys, limits, args.cache_ttl())?);
+    let auth = Arc::new(AuthCache::new(args.cache_ttl()));
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let coherence = tokio::spawn(crate::coherence::run(store.clone(), tokens.clone(), auth.clone(), stopped.clone()));
     let ahead = args
         .ahead_settings()
         .map(|settings| tokio::spawn(crate::refresh::ahead::run(tokens.clone(), settings, stopped)));
@@ -61,7 +63,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         request_timeout: Duration::from_millis(args.request_timeout_ms),
         max_body_bytes: args.max_body_bytes,
     };
-    let app = crate::http::router(AppState { store, tokens }, &http_limits);
+    let app = crate::http::router(AppState { store, tokens, auth }, &http_limits);
     let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(addr = %addr, "listening");
@@ -72,6 +74,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(ahead) = ahead {
         let _ = ahead.await;
     }
+    let _ = coherence.await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -81,6 +81,11 @@ pub struct ServeArgs {
     /// How often each replica looks for connections to refresh ahead, in milliseconds.
     #[arg(long, env = "TOKENBROKER_REFRESH_AHEAD_INTERVAL_MS", default_value_t = 5_000)]
     pub refresh_ahead_interval_ms: u64,
+    /// How long an in-memory key, grant or token is trusted without re-reading the database,
+    /// in milliseconds (at most 5000: the bound for a revocation to reach every replica).
+    /// Change notifications usually evict sooner.
+    #[arg(long, env = "TOKENBROKER_CACHE_TTL_MS", default_value_t = 5_000)]
+    pub cache_ttl_ms: u64,
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "TOKENBROKER_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
@@ -116,6 +121,10 @@ impl ServeArgs {
 }
 
 impl ServeArgs {
+    pub fn cache_ttl(&self) -> Duration {
+        Duration::from_millis(self.cache_ttl_ms.min(5_000))
+    }
+
     /// `None` when refresh-ahead is turned off.
     pub fn ahead_settings(&self) -> Option<crate::refresh::ahead::AheadSettings> {
         (self.refresh_ahead_secs > 0).then(|| crate::refresh::ahead::AheadSettings {

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod auth;
 pub mod cli;
+pub mod coherence;
 pub mod config;
 pub mod connections;
 pub mod crypto;

@@ -1,13 +1,15 @@
 //! Who is calling, and what they may do.
 
 mod api_key;
+mod cache;
 
 pub use api_key::{ApiKey, hash_key};
+pub use cache::AuthCache;
 
 use chrono::Utc;
 
 use crate::ids::{ConnectionId, GrantPattern, PrincipalId};
-use crate::store::{Authenticated, Role, Store, StoreError};
+use crate::store::{Authenticated, Role, StoreError};
 
 /// An authenticated caller.
 #[derive(Debug, Clone)]
@@ -31,13 +33,9 @@ pub enum AuthError {
 }
 
 impl Caller {
-    /// Looks the key up by its hash. Revocation and expiry are checked on every call, so a
-    /// revoked key stops working at once.
-    pub async fn authenticate(store: &Store, presented: &str) -> Result<Caller, AuthError> {
-        let found = store.authenticate(&hash_key(presented)).await?;
-        let Some(Authenticated { key_id, principal_id, role, grants, expires_at, revoked_at }) = found else {
-            return Err(AuthError::Invalid);
-        };
+    /// Revocation and expiry are checked on every use of a looked-up key.
+    fn from_authenticated(found: Authenticated) -> Result<Caller, AuthError> {
+        let Authenticated { key_id, principal_id, role, grants, expires_at, revoked_at } = found;
         if revoked_at.is_some() || expires_at.is_some_and(|at| at <= Utc::now()) {
             return Err(AuthError::Invalid);
         }

@@ -156,6 +156,8 @@ async fn update_connection(
     let record = manager(&state)
         .update(&caller.principal, &id, req.description.as_deref(), req.config.as_ref(), req.status)
         .await?;
+    // Takes effect on this replica before we answer; others hear it through the database.
+    state.tokens.forget(&id);
     Ok(Json(record.into()))
 }
 
@@ -190,6 +192,8 @@ async fn replace_secrets(
     let id = connection_id(&id)?;
     let req: ReplaceSecrets = json_body(&headers, &body)?;
     let record = manager(&state).replace_secrets(&caller.principal, &id, &req.secrets).await?;
+    // Takes effect on this replica before we answer; others hear it through the database.
+    state.tokens.forget(&id);
     Ok(Json(record.into()))
 }
 
@@ -209,5 +213,7 @@ async fn delete_connection(
     caller.require_admin()?;
     let id = connection_id(&id)?;
     manager(&state).delete(&caller.principal, &id).await?;
+    // Takes effect on this replica before we answer; others hear it through the database.
+    state.tokens.forget(&id);
     Ok(StatusCode::NO_CONTENT)
 }

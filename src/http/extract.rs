@@ -26,7 +26,7 @@ impl FromRequestParts<AppState> for Caller {
         if key.is_empty() {
             return Err(AuthError::Missing.into());
         }
-        Ok(Caller::authenticate(&state.store, key).await?)
+        Ok(state.auth.authenticate(&state.store, key).await?)
     }
 }
 

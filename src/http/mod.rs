@@ -26,6 +26,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::auth::AuthCache;
 use crate::refresh::TokenService;
 use crate::store::Store;
 use error::{ApiError, PROBLEM_JSON};
@@ -34,6 +35,7 @@ use error::{ApiError, PROBLEM_JSON};
 pub struct AppState {
     pub store: Store,
     pub tokens: Arc<TokenService>,
+    pub auth: Arc<AuthCache>,
 }
 
 pub struct HttpLimits {

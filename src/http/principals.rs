@@ -66,6 +66,8 @@ async fn create_principal(
     let event =
         AuditEvent::success(Some(&caller.principal), "principal.create", json!({"principal": id, "role": req.role}));
     let record = state.store.create_principal(&id, req.role, &req.description, &event).await?;
+    // Takes effect on this replica before we answer; others hear it through the database.
+    state.auth.clear();
     Ok((StatusCode::CREATED, Json(record.into())))
 }
 
@@ -116,6 +118,8 @@ async fn delete_principal(
     let id = principal_id(&id)?;
     let event = AuditEvent::success(Some(&caller.principal), "principal.delete", json!({"principal": id}));
     state.store.delete_principal(&id, &event).await?;
+    // Takes effect on this replica before we answer; others hear it through the database.
+    state.auth.clear();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -203,6 +207,8 @@ async fn revoke_key(
     let id = principal_id(&id)?;
     let event = AuditEvent::success(Some(&caller.principal), "key.revoke", json!({"principal": id, "key_id": key_id}));
     state.store.revoke_key(&id, &key_id, &event).await?;
+    // Takes effect on this replica before we answer; others hear it through the database.
+    state.auth.clear();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -244,6 +250,8 @@ async fn put_grant(
     let pattern = GrantPattern::parse(&pattern)?;
     let event = AuditEvent::success(Some(&caller.principal), "grant.put", json!({"principal": id, "pattern": pattern}));
     state.store.put_grant(&id, &pattern, &event).await?;
+    // Takes effect on this replica before we answer; others hear it through the database.
+    state.auth.clear();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -267,5 +275,7 @@ async fn delete_grant(
     let event =
         AuditEvent::success(Some(&caller.principal), "grant.delete", json!({"principal": id, "pattern": pattern}));
     state.store.delete_grant(&id, &pattern, &event).await?;
+    // Takes effect on this replica before we answer; others hear it through the database.
+    state.auth.clear();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,6 +10,7 @@
 
 pub mod ahead;
 mod backoff;
+mod cache;
 mod flight;
 mod freshness;
 pub mod state;
@@ -59,6 +60,7 @@ pub enum TokenError {
 }
 
 /// A token ready to hand out.
+#[derive(Clone)]
 pub struct IssuedToken {
     pub connection_id: ConnectionId,
     pub access_token: SecretString,
@@ -72,6 +74,7 @@ pub struct IssuedToken {
 pub struct TokenService {
     pub(crate) store: Store,
     pub(crate) usage: ahead::Usage,
+    cache: cache::TokenCache,
     keys: Arc<KeyRing>,
     vendor: VendorClient,
     flights: Flights,
@@ -79,13 +82,15 @@ pub struct TokenService {
 }
 
 impl TokenService {
-    pub fn new(store: Store, keys: Arc<KeyRing>, limits: VendorLimits) -> anyhow::Result<Self> {
+    /// `cache_ttl`: how long a cached row is trusted without a re-check (at most 5 s).
+    pub fn new(store: Store, keys: Arc<KeyRing>, limits: VendorLimits, cache_ttl: Duration) -> anyhow::Result<Self> {
         Ok(Self {
             store,
             keys,
             vendor: VendorClient::new(&limits)?,
             flights: Flights::default(),
             usage: ahead::Usage::default(),
+            cache: cache::TokenCache::new(cache_ttl),
             limits,
         })
     }
@@ -105,33 +110,82 @@ impl TokenService {
     }
 
     async fn find_or_refresh(&self, id: &ConnectionId, want: Want) -> Result<IssuedToken, TokenError> {
-        let record = self.store.get_connection(id).await?;
-        if let Some(token) = self.stored_token(&record, &want)? {
+        let entry = self.current(id, true).await?;
+        if let Some(token) = answer(&entry, &want)? {
             return Ok(token);
         }
-        check_backoff(&record, &want)?;
+        check_backoff(&entry.record, &want)?;
         let _turn = self.flights.enter(id.as_str()).await;
-        let record = self.store.get_connection(id).await?;
-        if let Some(token) = self.stored_token(&record, &want)? {
+        // The refresher ahead of us in this process has usually just written a new token.
+        let entry = self.current(id, false).await?;
+        if let Some(token) = answer(&entry, &want)? {
             return Ok(token);
         }
-        check_backoff(&record, &want)?;
+        check_backoff(&entry.record, &want)?;
         self.refresh_under_lock(id, &want).await
     }
 
-    /// The stored token, if the row holds one that satisfies `want`.
-    fn stored_token(&self, record: &ConnectionRecord, want: &Want) -> Result<Option<IssuedToken>, TokenError> {
-        check_status(record)?;
-        let Some(sealed) = &record.token else { return Ok(None) };
-        // The plain expiry answers most misses without decrypting.
-        if record.token_meta.expires_at.is_none_or(|at| at <= Utc::now()) {
-            return Ok(None);
+    /// The connection as cached, or read again when the cached copy is older than the TTL (or
+    /// `trust_cache` is false). While the database is unreachable the cached copy is used.
+    async fn current(&self, id: &ConnectionId, trust_cache: bool) -> Result<Arc<cache::Entry>, TokenError> {
+        let cached = self.cache.get(id.as_str());
+        if let Some((entry, true)) = &cached
+            && trust_cache
+        {
+            return Ok(entry.clone());
         }
-        let state = TokenState::open(&self.keys, &record.id, sealed)?;
-        match state.access {
-            Some(access) if want.satisfied_by(&access, Utc::now()) => self.issue(record, access).map(Some),
-            _ => Ok(None),
+        match self.store.get_connection(id).await {
+            Ok(record) => {
+                if let Some((entry, _)) = &cached
+                    && entry.record.generation == record.generation
+                {
+                    self.cache.confirm(id.as_str());
+                    return Ok(entry.clone());
+                }
+                let entry = Arc::new(self.entry_for(record)?);
+                self.cache.put(id.as_str(), entry.clone());
+                Ok(entry)
+            }
+            Err(StoreError::Unavailable(err)) => match cached {
+                Some((entry, _)) => Ok(entry),
+                None => Err(StoreError::Unavailable(err).into()),
+            },
+            Err(err) => {
+                self.cache.evict(id.as_str());
+                Err(err.into())
+            }
         }
+    }
+
+    /// Decrypts the row's token once per generation and builds its answer.
+    fn entry_for(&self, record: ConnectionRecord) -> Result<cache::Entry, TokenError> {
+        let live = record.token_meta.expires_at.is_some_and(|at| at > Utc::now());
+        let token = match (&record.token, live && record.status == ConnectionStatus::Active) {
+            (Some(sealed), true) => match TokenState::open(&self.keys, &record.id, sealed)?.access {
+                Some(access) => {
+                    let issued = self.issue(&record, access.clone())?;
+                    Some((access, issued))
+                }
+                None => None,
+            },
+            _ => None,
+        };
+        Ok(cache::Entry { record, token })
+    }
+
+    /// Drops this process's cached copy of a connection (after an admin change here).
+    pub fn forget(&self, id: &ConnectionId) {
+        self.cache.evict(id.as_str());
+    }
+
+    /// A change notification from another replica (or this one).
+    pub fn changed(&self, id: &str, generation: Option<i64>) {
+        self.cache.changed(id, generation);
+    }
+
+    /// Notifications may have been missed: re-check every cached connection before use.
+    pub fn revalidate_all(&self) {
+        self.cache.revalidate_all();
     }
 
     /// How long the row lock may be held: a refresh attempt and a fallback grant, plus slack.
@@ -143,16 +197,17 @@ impl TokenService {
         let locked = self.store.lock_connection(id, self.lock_hold()).await?;
         let record = locked.record().clone();
         check_status(&record)?;
-        let mut state = match &record.token {
+        let state = match &record.token {
             Some(sealed) => TokenState::open(&self.keys, id, sealed)?,
             None => TokenState::default(),
         };
-        if let Some(access) = state.access.take() {
-            if want.satisfied_by(&access, Utc::now()) {
-                locked.release().await?;
-                return self.issue(&record, access);
-            }
-            state.access = Some(access);
+        if let Some(access) = state.access.as_ref()
+            && want.satisfied_by(access, Utc::now())
+        {
+            locked.release().await?;
+            let entry = Arc::new(self.entry_for(record)?);
+            self.cache.put(id.as_str(), entry.clone());
+            return answer(&entry, want)?.ok_or_else(|| StoreError::Corrupt("stored token vanished".into()).into());
         }
         // Another replica may have failed while we waited for the lock.
         check_backoff(&record, want)?;
@@ -221,7 +276,9 @@ impl TokenService {
             let record = locked.commit().await?;
             let access = state.access.ok_or_else(|| StoreError::Corrupt("refresh produced no token".into()))?;
             tracing::info!(connection = %id, expires_at = %access.expires_at, "obtained a new token from the vendor");
-            return self.issue(&record, access);
+            let issued = self.issue(&record, access.clone())?;
+            self.cache.put(id.as_str(), Arc::new(cache::Entry { record, token: Some((access, issued.clone())) }));
+            return Ok(issued);
         };
         // What changed before the failure (a spent refresh token dropped) is saved with it.
         let now = Utc::now();
@@ -240,6 +297,7 @@ impl TokenService {
         };
         locked.save_outcome(sealed.as_deref(), &state.meta(), Some(&recorded)).await?;
         locked.commit().await?;
+        self.cache.evict(id.as_str());
         tracing::warn!(connection = %id, error = %error, needs_reauth = status.is_some(), "vendor token request failed");
         match status {
             Some(_) => Err(TokenError::NeedsReauth(id.clone())),
@@ -389,6 +447,16 @@ fn check_backoff(record: &ConnectionRecord, want: &Want) -> Result<(), TokenErro
         None => ("vendor_unavailable".to_owned(), "backing off after a vendor failure".to_owned()),
     };
     Err(TokenError::BackingOff { id: record.id.clone(), code, detail, retry_after: left })
+}
+
+/// The cached answer, if the connection may hand out tokens and its token satisfies `want`.
+fn answer(entry: &cache::Entry, want: &Want) -> Result<Option<IssuedToken>, TokenError> {
+    check_status(&entry.record)?;
+    Ok(entry
+        .token
+        .as_ref()
+        .filter(|(access, _)| want.satisfied_by(access, Utc::now()))
+        .map(|(_, issued)| issued.clone()))
 }
 
 fn check_status(record: &ConnectionRecord) -> Result<(), TokenError> {

@@ -11,6 +11,7 @@ use crate::ids::ConnectionId;
 use crate::secret::ZeroizingString;
 use crate::store::{StoreError, TokenMeta};
 
+#[derive(Clone)]
 pub struct AccessToken {
     pub token: SecretString,
     pub token_type: String,

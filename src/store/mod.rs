@@ -7,6 +7,7 @@
 
 mod audit;
 mod connections;
+mod notify;
 mod principals;
 
 use std::time::Duration;
@@ -21,6 +22,7 @@ pub use connections::{
     ConnectionChange, ConnectionRecord, ConnectionStatus, Failure as RecordedFailure, LastError, LockedConnection,
     NewConnection, TokenMeta,
 };
+pub use notify::{Change, Subscription};
 pub use principals::{Authenticated, KeyRecord, PrincipalRecord, Role};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -1,0 +1,64 @@
+//! API keys in memory, so the hot path does not read the database for every call.
+//!
+//! Coherence: an entry is re-read after `ttl` (≤ 5 s, the contract's bound for revocation on
+//! other replicas); a change notification clears everything at once; a change made through
+//! this replica clears it before the answer is sent. While the database is unreachable, a key
+//! already known is still accepted (stale), so cached tokens keep flowing.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use super::{AuthError, Caller, hash_key};
+use crate::store::{Authenticated, Store, StoreError};
+
+pub struct AuthCache {
+    ttl: Duration,
+    entries: RwLock<HashMap<Vec<u8>, (Authenticated, Instant)>>,
+}
+
+impl AuthCache {
+    pub fn new(ttl: Duration) -> Self {
+        Self { ttl, entries: RwLock::new(HashMap::new()) }
+    }
+
+    pub async fn authenticate(&self, store: &Store, presented: &str) -> Result<Caller, AuthError> {
+        let hash = hash_key(presented);
+        let cached = self.entries.read().unwrap_or_else(|p| p.into_inner()).get(&hash).cloned();
+        if let Some((found, checked)) = &cached
+            && checked.elapsed() < self.ttl
+        {
+            return Caller::from_authenticated(found.clone());
+        }
+        match store.authenticate(&hash).await {
+            Ok(Some(found)) => {
+                let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+                entries.insert(hash, (found.clone(), Instant::now()));
+                drop(entries);
+                Caller::from_authenticated(found)
+            }
+            Ok(None) => {
+                self.entries.write().unwrap_or_else(|p| p.into_inner()).remove(&hash);
+                Err(AuthError::Invalid)
+            }
+            Err(StoreError::Unavailable(_)) if cached.is_some() => {
+                let (found, _) = cached.ok_or(AuthError::Invalid)?;
+                Caller::from_authenticated(found)
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Forget every key: something about keys, grants or principals changed.
+    pub fn clear(&self) {
+        self.entries.write().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    /// Re-read every key before its next use, keeping it for use while the database is down.
+    pub fn revalidate_all(&self) {
+        let stale = Instant::now().checked_sub(self.ttl).unwrap_or_else(Instant::now);
+        for (_, checked) in self.entries.write().unwrap_or_else(|p| p.into_inner()).values_mut() {
+            *checked = stale;
+        }
+    }
+}
