@@ -46,16 +46,22 @@ pub enum StoreError {
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
         match &err {
+            // Cannot reach or keep talking to the server. A protocol error is what a peer that
+            // hangs up mid-handshake looks like, so it counts as unreachable too.
             sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
             | sqlx::Error::WorkerCrashed => StoreError::Unavailable(err),
             sqlx::Error::Database(db) => match db.code().as_deref() {
                 // lock_not_available: `lock_timeout` expired while another refresh held the row.
                 Some("55P03") => StoreError::LockTimeout(err),
-                // admin_shutdown, crash_shutdown, cannot_connect_now: the server is going away.
-                Some("57P01" | "57P02" | "57P03") => StoreError::Unavailable(err),
+                // 08: connection exceptions; 53: insufficient resources (too many connections);
+                // 57P01-03: the server is shutting down or starting.
+                Some(code) if code.starts_with("08") || code.starts_with("53") || code.starts_with("57P") => {
+                    StoreError::Unavailable(err)
+                }
                 _ => StoreError::Database(err),
             },
             _ => StoreError::Database(err),
