@@ -117,7 +117,9 @@ impl IntoResponse for ApiError {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         if let Some(after) = self.retry_after {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(after.as_secs().max(1)));
+            // Rounded up: a caller that waits what it is told must find the window over.
+            let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
         response
     }
@@ -208,6 +210,8 @@ impl From<TokenError> for ApiError {
                 format!("connection {id} cannot get tokens until an admin replaces its secrets"),
             ),
             TokenError::Vendor(e) => e.into(),
+            // Every failed vendor answer says when the broker will try again.
+            TokenError::VendorFailed { error, retry_after } => ApiError::from(error).with_retry_after(retry_after),
             TokenError::BackingOff { code, detail, retry_after, .. } => {
                 let (status, code) = match code.as_str() {
                     "vendor_rejected" => (StatusCode::BAD_GATEWAY, "vendor_rejected"),

@@ -45,6 +45,9 @@ pub enum TokenError {
     NeedsReauth(ConnectionId),
     #[error(transparent)]
     Vendor(#[from] VendorError),
+    /// A vendor call just failed; no call is made for `retry_after`.
+    #[error("{error}")]
+    VendorFailed { error: VendorError, retry_after: Duration },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -112,8 +115,10 @@ impl TokenService {
     async fn find_or_refresh(&self, id: &ConnectionId, want: Want) -> Result<IssuedToken, TokenError> {
         let entry = self.current(id, true).await?;
         if let Some(token) = answer(&entry, &want)? {
+            metrics::counter!("tokenbroker_tokens_total", "source" => "memory").increment(1);
             return Ok(token);
         }
+        metrics::counter!("tokenbroker_tokens_total", "source" => "refresh_path").increment(1);
         check_backoff(&entry.record, &want)?;
         let _turn = self.flights.enter(id.as_str()).await;
         // The refresher ahead of us in this process has usually just written a new token.
@@ -301,7 +306,7 @@ impl TokenService {
         tracing::warn!(connection = %id, error = %error, needs_reauth = status.is_some(), "vendor token request failed");
         match status {
             Some(_) => Err(TokenError::NeedsReauth(id.clone())),
-            None => Err(error.into()),
+            None => Err(TokenError::VendorFailed { error, retry_after: wait }),
         }
     }
 
