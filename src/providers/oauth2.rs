@@ -123,7 +123,7 @@ fn build(c: &mut ConfigReader<'_>, has_secret: &dyn Fn(&str) -> bool) -> Option<
             .and_then(Value::as_i64)
             .map(Duration::seconds),
         headers,
-        api_base_url: c.str("api_base_url").map(str::to_owned),
+        api_base_url: c.optional_url("api_base_url"),
         default_lifetime,
     })
 }

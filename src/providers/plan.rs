@@ -164,6 +164,12 @@ impl<'a> ConfigReader<'a> {
         }
     }
 
+    /// An optional URL handed out to callers (`api_base_url`): held to the same rules.
+    pub fn optional_url(&mut self, field: &str) -> Option<String> {
+        let value = self.str(field)?;
+        self.url(field, value).map(|_| value.to_owned())
+    }
+
     /// A value placed into a URL path (tenant id…): no characters that would change the URL.
     pub fn path_segment(&mut self, field: &str, value: &str) -> bool {
         let ok =

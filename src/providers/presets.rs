@@ -58,7 +58,7 @@ pub const QUBS: ProviderDef = ProviderDef {
         let token_url = c.url("token_url", c.str_or("token_url", "https://authenticate.qubs.io/oauth2/token"))?;
         let mut plan = base_plan(token_url, c.required("client_id"), Duration::hours(1));
         plan.headers.push(("Accept".into(), HeaderSource::Static("application/json".into())));
-        plan.api_base_url = c.str("api_base_url").map(str::to_owned);
+        plan.api_base_url = c.optional_url("api_base_url");
         Some(plan)
     },
 };

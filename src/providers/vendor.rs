@@ -140,6 +140,7 @@ impl VendorClient {
             headers.insert(COOKIE, sensitive(&joined.join("; "))?);
         }
         let body = encode(body_format, &params)?;
+        let started = std::time::Instant::now();
         let content_type = match body_format {
             BodyFormat::Form => "application/x-www-form-urlencoded",
             BodyFormat::Json => "application/json",
@@ -153,8 +154,23 @@ impl VendorClient {
             .body(body.to_vec())
             .send()
             .await
-            .map_err(transport_error)?;
-        read_response(response, plan, now).await
+            .map_err(transport_error);
+        let result = match response {
+            Ok(response) => read_response(response, plan, now).await,
+            Err(err) => Err(err),
+        };
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.code(),
+        };
+        let step_name = match step {
+            Step::Primary(_) => "primary",
+            Step::Refresh { .. } => "refresh",
+        };
+        metrics::counter!("tokenbroker_vendor_requests_total", "step" => step_name, "outcome" => outcome).increment(1);
+        metrics::histogram!("tokenbroker_vendor_request_duration_seconds", "step" => step_name)
+            .record(started.elapsed().as_secs_f64());
+        result
     }
 }
 
