@@ -29,7 +29,8 @@ fn open_store(db: &DatabaseArgs) -> anyhow::Result<Store> {
 }
 
 fn load_keys(keys: &KeyArgs) -> anyhow::Result<KeyRing> {
-    Ok(KeyRing::parse(&keys.load()?)?)
+    let source = if keys.master_key_file.is_some() { "TOKENBROKER_MASTER_KEY_FILE" } else { "TOKENBROKER_MASTER_KEYS" };
+    KeyRing::parse(&keys.load()?).with_context(|| format!("{source} is not a valid master key list"))
 }
 
 pub async fn migrate(db: &DatabaseArgs) -> anyhow::Result<()> {
@@ -63,7 +64,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         request_timeout: Duration::from_millis(args.request_timeout_ms),
         max_body_bytes: args.max_body_bytes,
     };
-    let app = crate::http::router(AppState { store, tokens, auth }, &http_limits);
+    let ops = crate::http::Operations { metrics: crate::http::metrics::install() };
+    let app = crate::http::router(AppState { store, tokens, auth }, &http_limits, ops);
     let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(addr = %addr, "listening");
