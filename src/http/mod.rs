@@ -6,6 +6,7 @@ mod connections;
 pub mod error;
 mod extract;
 mod health;
+pub mod metrics;
 pub mod openapi;
 mod principals;
 mod providers;
@@ -16,8 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, SET_COOKIE};
-use axum::http::{HeaderName, Request, StatusCode};
+use axum::http::header::{AUTHORIZATION, CONNECTION, CONTENT_TYPE, COOKIE, SET_COOKIE};
+use axum::http::{HeaderName, HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -43,6 +44,11 @@ pub struct HttpLimits {
     pub max_body_bytes: usize,
 }
 
+/// What the operations endpoints need besides the API state.
+pub struct Operations {
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+}
+
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Every documented route; the OpenAPI document is generated from exactly this.
@@ -56,11 +62,14 @@ pub(crate) fn api_routes() -> OpenApiRouter<AppState> {
         .merge(audit::routes())
 }
 
-pub fn router(state: AppState, limits: &HttpLimits) -> Router {
+pub fn router(state: AppState, limits: &HttpLimits, ops: Operations) -> Router {
     let (router, api) = api_routes().split_for_parts();
-    let api = Arc::new(api);
+    let metrics_handle = ops.metrics;
     router
-        .route("/openapi.json", axum::routing::get(move || openapi::serve(api.clone())))
+        // Swagger UI's assets are compiled in; it also serves the document at /openapi.json.
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", api))
+        .route("/metrics", axum::routing::get(move || metrics::render(metrics_handle.clone())))
+        .route_layer(axum::middleware::from_fn(metrics::measure))
         .fallback(|| async { ApiError::from_status(StatusCode::NOT_FOUND) })
         .with_state(state)
         // Innermost first. Each Router::layer call normalizes the response body, so the
@@ -86,8 +95,14 @@ async fn problem_for_bare_errors(response: Response) -> Response {
     let status = response.status();
     let is_problem =
         response.headers().get(CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
-    if (status.is_client_error() || status.is_server_error()) && !is_problem {
-        return ApiError::from_status(status).into_response();
+    let mut response = if (status.is_client_error() || status.is_server_error()) && !is_problem {
+        ApiError::from_status(status).into_response()
+    } else {
+        response
+    };
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The rest of the oversized body was never read: this connection cannot carry another request.
+        response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
     }
     response
 }

@@ -2,9 +2,6 @@
 //! and its description in one call, so they cannot drift), served at `/openapi.json`, printed by
 //! `tokenbroker openapi`, and committed at `openapi/openapi.json`.
 
-use std::sync::Arc;
-
-use axum::Json;
 use utoipa::openapi::OpenApi as Document;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -67,8 +64,4 @@ pub fn to_pretty_json() -> anyhow::Result<String> {
 pub fn print() -> anyhow::Result<()> {
     print!("{}", to_pretty_json()?);
     Ok(())
-}
-
-pub(super) async fn serve(doc: Arc<Document>) -> Json<Document> {
-    Json((*doc).clone())
 }
