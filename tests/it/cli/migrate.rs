@@ -1,0 +1,42 @@
+//! `migrate` prepares a database for `serve` and can be run again (every deploy runs it).
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+
+use crate::harness::broker::{Broker, BrokerEnv};
+use crate::harness::cli;
+use crate::harness::client::TestClient;
+use crate::harness::db::TestDb;
+
+async fn tables(pool: &PgPool) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables \
+         WHERE table_schema = 'public' ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("list tables")
+}
+
+#[tokio::test]
+async fn migrate_exits_zero_and_is_idempotent() {
+    let db = TestDb::create().await;
+    let env = BrokerEnv::new(&db.url);
+    let pool = db.pool().await;
+
+    let first = cli::run(env.command(&["migrate"]), Duration::from_secs(60)).await;
+    assert!(first.status.success(), "first migrate:\n{}", first.describe());
+    let after_first = tables(&pool).await;
+    assert!(
+        after_first.iter().any(|t| t == "connections"),
+        "migrate should create the schema (a `connections` table); tables: {after_first:?}"
+    );
+
+    let second = cli::run(env.command(&["migrate"]), Duration::from_secs(60)).await;
+    assert!(second.status.success(), "second migrate:\n{}", second.describe());
+    assert_eq!(tables(&pool).await, after_first, "a second migrate changed the schema");
+
+    let broker = Broker::start(&env).await;
+    TestClient::new(&broker.base_url(), None, Default::default()).get("/readyz", 200).await;
+}

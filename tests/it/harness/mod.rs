@@ -1,0 +1,19 @@
+//! Everything tests share: database per test, broker processes, typed client, assertions.
+
+pub mod api;
+pub mod app;
+pub mod broker;
+pub mod cli;
+pub mod client;
+pub mod db;
+pub mod db_proxy;
+pub mod leaks;
+pub mod logs;
+pub mod problem;
+pub mod random;
+pub mod setup;
+pub mod token_answer;
+
+pub use app::{TestApp, spawn_app, spawn_app_with};
+pub use problem::{assert_invalid, assert_names_field, assert_problem};
+pub use setup::app_with_qubs;

@@ -1,0 +1,19 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Integration tests: the real `tokenbroker` binary, a real PostgreSQL database per test and
+//! fake vendors on loopback, checked against the public contract (`../shared/spec/api.md`)
+//! and `docs/decisions.md`. One binary so that the harness is compiled once.
+
+mod fakes;
+mod harness;
+
+mod audit;
+mod auth;
+mod cli;
+mod concurrency;
+mod connections;
+mod integrity;
+mod ops;
+mod principals;
+mod secrecy;
+mod tokens;
+mod vendor_errors;

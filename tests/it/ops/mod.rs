@@ -1,0 +1,6 @@
+//! Operations endpoints (no key) and the routing fallbacks.
+
+mod database_outage;
+mod docs;
+mod health;
+mod routing;

@@ -1,0 +1,5 @@
+//! Principals, their API keys and grants, managed by an admin.
+
+mod grants;
+mod keys;
+mod lifecycle;
