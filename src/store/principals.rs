@@ -249,13 +249,48 @@ impl Store {
         Ok(())
     }
 
+    /// Grants (idempotently) that `principal` may fetch tokens of connections matching `pattern`.
     pub async fn put_grant(
         &self,
         principal: &PrincipalId,
         pattern: &GrantPattern,
         audit_event: &AuditEvent,
     ) -> Result<(), StoreError> {
+        self.change_grant(
+            "insert into grants (principal_id, pattern) values ($1, $2) on conflict do nothing",
+            principal,
+            pattern,
+            audit_event,
+        )
+        .await
+    }
+
+    /// Removes a grant (idempotently).
+    pub async fn delete_grant(
+        &self,
+        principal: &PrincipalId,
+        pattern: &GrantPattern,
+        audit_event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.change_grant(
+            "delete from grants where principal_id = $1 and pattern = $2",
+            principal,
+            pattern,
+            audit_event,
+        )
+        .await
+    }
+
+    /// Runs `statement` ($1 principal, $2 pattern) for an existing principal, with its audit event.
+    async fn change_grant(
+        &self,
+        statement: &'static str,
+        principal: &PrincipalId,
+        pattern: &GrantPattern,
+        audit_event: &AuditEvent,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
+        // FOR SHARE: a concurrent delete of the principal waits for us (or we see it gone).
         let exists: Option<String> = sqlx::query_scalar("select id from principals where id = $1 for share")
             .bind(principal.as_str())
             .fetch_optional(&mut *tx)
@@ -263,35 +298,7 @@ impl Store {
         if exists.is_none() {
             return Err(StoreError::NotFound("principal"));
         }
-        sqlx::query("insert into grants (principal_id, pattern) values ($1, $2) on conflict do nothing")
-            .bind(principal.as_str())
-            .bind(pattern.as_str())
-            .execute(&mut *tx)
-            .await?;
-        audit::record(&mut tx, audit_event).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    pub async fn delete_grant(
-        &self,
-        principal: &PrincipalId,
-        pattern: &GrantPattern,
-        audit_event: &AuditEvent,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        let exists: Option<String> = sqlx::query_scalar("select id from principals where id = $1")
-            .bind(principal.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound("principal"));
-        }
-        sqlx::query("delete from grants where principal_id = $1 and pattern = $2")
-            .bind(principal.as_str())
-            .bind(pattern.as_str())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(statement).bind(principal.as_str()).bind(pattern.as_str()).execute(&mut *tx).await?;
         audit::record(&mut tx, audit_event).await?;
         tx.commit().await?;
         Ok(())
