@@ -9,7 +9,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::AppState;
-use super::error::{ApiError, Problem};
+use super::error::ApiError;
+use super::responses::{AuthProblems, MalformedProblem};
 use crate::auth::Caller;
 use crate::store::{AuditFilter, AuditRecord};
 use crate::validation::ValidationErrors;
@@ -67,9 +68,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditQuery), security(("api_key" = [])),
     responses(
         (status = 200, body = AuditPage),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        AuthProblems, MalformedProblem,
     ))]
 async fn list_audit(
     State(state): State<AppState>,

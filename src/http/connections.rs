@@ -10,8 +10,9 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::AppState;
-use super::error::{ApiError, Problem};
+use super::error::ApiError;
 use super::extract::json_body;
+use super::responses::{AuthProblems, ConflictProblem, InvalidProblems, NotFoundProblem};
 use super::tokens::connection_id;
 use super::views::{ConnectionList, ConnectionView};
 use crate::auth::Caller;
@@ -58,11 +59,7 @@ fn empty_object() -> Value {
     security(("api_key" = [])),
     responses(
         (status = 201, body = ConnectionView),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "already_exists", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid_request, with `errors` naming each field", body = Problem, content_type = "application/problem+json"),
+        AuthProblems, InvalidProblems, ConflictProblem,
     ))]
 async fn create_connection(
     State(state): State<AppState>,
@@ -90,8 +87,7 @@ async fn create_connection(
 #[utoipa::path(get, path = "/v1/connections", tag = "connections", security(("api_key" = [])),
     responses(
         (status = 200, body = ConnectionList),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
     ))]
 async fn list_connections(State(state): State<AppState>, caller: Caller) -> Result<Json<ConnectionList>, ApiError> {
     caller.require_admin()?;
@@ -103,9 +99,7 @@ async fn list_connections(State(state): State<AppState>, caller: Caller) -> Resu
     params(("id" = String, Path, description = "Connection id")),
     responses(
         (status = 200, body = ConnectionView),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        AuthProblems, NotFoundProblem,
     ))]
 async fn get_connection(
     State(state): State<AppState>,
@@ -134,11 +128,7 @@ pub struct UpdateConnection {
     params(("id" = String, Path, description = "Connection id")),
     responses(
         (status = 200, body = ConnectionView),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        AuthProblems, NotFoundProblem, InvalidProblems,
     ))]
 async fn update_connection(
     State(state): State<AppState>,
@@ -175,11 +165,7 @@ pub struct ReplaceSecrets {
     params(("id" = String, Path, description = "Connection id")),
     responses(
         (status = 200, body = ConnectionView),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        AuthProblems, NotFoundProblem, InvalidProblems,
     ))]
 async fn replace_secrets(
     State(state): State<AppState>,
@@ -201,9 +187,7 @@ async fn replace_secrets(
     params(("id" = String, Path, description = "Connection id")),
     responses(
         (status = 204, description = "deleted"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        AuthProblems, NotFoundProblem,
     ))]
 async fn delete_connection(
     State(state): State<AppState>,

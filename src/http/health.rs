@@ -29,7 +29,7 @@ async fn healthz() -> Json<Health> {
 /// The database is reachable and every migration this binary knows is applied.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses(
     (status = 200, body = Health),
-    (status = 503, description = "database unreachable or not migrated", body = Problem, content_type = "application/problem+json"),
+    (status = 503, description = "`unavailable`: the database is unreachable or not migrated", body = Problem, content_type = "application/problem+json"),
 ))]
 async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     match state.store.ready().await {

@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod openapi;
 mod principals;
 mod providers;
+mod responses;
 mod tokens;
 mod views;
 

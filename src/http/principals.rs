@@ -12,8 +12,9 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::AppState;
-use super::error::{ApiError, Problem};
+use super::error::ApiError;
 use super::extract::{json_body, optional_json_body};
+use super::responses::{AuthProblems, ConflictProblem, InvalidProblems, NotFoundProblem, ValidationProblem};
 use super::views::{GrantList, KeyCreated, KeyList, PrincipalList, PrincipalView};
 use crate::auth::{ApiKey, Caller};
 use crate::ids::{GrantPattern, PrincipalId};
@@ -48,11 +49,7 @@ pub struct CreatePrincipal {
     security(("api_key" = [])),
     responses(
         (status = 201, body = PrincipalView),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        AuthProblems, InvalidProblems, ConflictProblem,
     ))]
 async fn create_principal(
     State(state): State<AppState>,
@@ -74,8 +71,7 @@ async fn create_principal(
 #[utoipa::path(get, path = "/v1/principals", tag = "principals", security(("api_key" = [])),
     responses(
         (status = 200, body = PrincipalList),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
     ))]
 async fn list_principals(State(state): State<AppState>, caller: Caller) -> Result<Json<PrincipalList>, ApiError> {
     caller.require_admin()?;
@@ -87,9 +83,7 @@ async fn list_principals(State(state): State<AppState>, caller: Caller) -> Resul
     params(("id" = String, Path, description = "Principal id")),
     responses(
         (status = 200, body = PrincipalView),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        AuthProblems, NotFoundProblem,
     ))]
 async fn get_principal(
     State(state): State<AppState>,
@@ -105,9 +99,7 @@ async fn get_principal(
     params(("id" = String, Path, description = "Principal id")),
     responses(
         (status = 204, description = "deleted"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        AuthProblems, NotFoundProblem,
     ))]
 async fn delete_principal(
     State(state): State<AppState>,
@@ -137,10 +129,7 @@ pub struct CreateKey {
     params(("id" = String, Path, description = "Principal id")),
     responses(
         (status = 201, body = KeyCreated),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        AuthProblems, NotFoundProblem, InvalidProblems,
     ))]
 async fn create_key(
     State(state): State<AppState>,
@@ -175,9 +164,7 @@ async fn create_key(
     params(("id" = String, Path, description = "Principal id")),
     responses(
         (status = 200, body = KeyList),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        AuthProblems, NotFoundProblem,
     ))]
 async fn list_keys(
     State(state): State<AppState>,
@@ -194,9 +181,7 @@ async fn list_keys(
     params(("id" = String, Path, description = "Principal id"), ("key_id" = String, Path, description = "Key id")),
     responses(
         (status = 204, description = "revoked"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        AuthProblems, NotFoundProblem,
     ))]
 async fn revoke_key(
     State(state): State<AppState>,
@@ -216,9 +201,7 @@ async fn revoke_key(
     params(("id" = String, Path, description = "Principal id")),
     responses(
         (status = 200, body = GrantList),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        AuthProblems, NotFoundProblem,
     ))]
 async fn list_grants(
     State(state): State<AppState>,
@@ -235,10 +218,7 @@ async fn list_grants(
     params(("id" = String, Path, description = "Principal id"), ("pattern" = String, Path, description = "Connection id or `prefix*`")),
     responses(
         (status = 204, description = "granted (idempotent)"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        AuthProblems, NotFoundProblem, ValidationProblem,
     ))]
 async fn put_grant(
     State(state): State<AppState>,
@@ -259,10 +239,7 @@ async fn put_grant(
     params(("id" = String, Path, description = "Principal id"), ("pattern" = String, Path, description = "Connection id or `prefix*`")),
     responses(
         (status = 204, description = "removed (idempotent)"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        AuthProblems, NotFoundProblem, ValidationProblem,
     ))]
 async fn delete_grant(
     State(state): State<AppState>,

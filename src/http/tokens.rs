@@ -12,8 +12,9 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::AppState;
-use super::error::{ApiError, Problem};
+use super::error::ApiError;
 use super::extract::optional_json_body;
+use super::responses::{AuthProblems, InvalidProblems, MalformedProblem, NotFoundProblem, TokenProblems};
 use super::views::TokenResponse;
 use crate::auth::Caller;
 use crate::ids::ConnectionId;
@@ -46,13 +47,7 @@ pub(super) fn connection_id(raw: &str) -> Result<ConnectionId, ApiError> {
     security(("api_key" = [])),
     responses(
         (status = 200, body = TokenResponse, headers(("Cache-Control" = String, description = "no-store"))),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "no grant, or the connection is disabled", body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "needs_reauth", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "vendor_rejected or vendor_bad_response", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "vendor_unavailable (with Retry-After) or unavailable", body = Problem, content_type = "application/problem+json"),
+        AuthProblems, NotFoundProblem, MalformedProblem, TokenProblems,
     ),
 )]
 async fn get_token(
@@ -88,13 +83,7 @@ pub struct RefreshRequest {
     security(("api_key" = [])),
     responses(
         (status = 200, body = TokenResponse),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 502, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
+        AuthProblems, NotFoundProblem, InvalidProblems, TokenProblems,
     ),
 )]
 async fn refresh_token(
