@@ -53,10 +53,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     bootstrap_admin(&store, args.bootstrap_admin_key.as_ref()).await?;
     tracing::info!(active_key = keys.active_key_id(), keys = keys.key_ids().len(), "master keys loaded");
 
-    let tokens = Arc::new(TokenService::new(store.clone(), keys, limits, args.cache_ttl())?);
+    let rotate_lead = Duration::from_secs(args.rotate_refresh_tokens_before_secs);
+    let tokens = Arc::new(TokenService::new(store.clone(), keys, limits, args.cache_ttl(), rotate_lead)?);
     let auth = Arc::new(AuthCache::new(args.cache_ttl()));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let coherence = tokio::spawn(crate::coherence::run(store.clone(), tokens.clone(), auth.clone(), stopped.clone()));
+    let handouts = Arc::new(crate::handouts::Handouts::default());
+    let handout_audit = tokio::spawn(crate::handouts::run(handouts.clone(), store.clone(), stopped.clone()));
     let ahead = args
         .ahead_settings()
         .map(|settings| tokio::spawn(crate::refresh::ahead::run(tokens.clone(), settings, stopped)));
@@ -65,7 +68,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_body_bytes: args.max_body_bytes,
     };
     let ops = crate::http::Operations { metrics: crate::http::metrics::install() };
-    let app = crate::http::router(AppState { store, tokens, auth }, &http_limits, ops);
+    let app = crate::http::router(AppState { store, tokens, auth, handouts }, &http_limits, ops);
     let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(addr = %addr, "listening");
@@ -77,6 +80,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let _ = ahead.await;
     }
     let _ = coherence.await;
+    let _ = handout_audit.await;
     tracing::info!("stopped");
     Ok(())
 }

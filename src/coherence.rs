@@ -44,7 +44,7 @@ pub async fn run(store: Store, tokens: Arc<TokenService>, auth: Arc<AuthCache>, 
             };
             match change {
                 Ok(Change::Connection { id, generation }) => tokens.changed(&id, generation),
-                Ok(Change::Auth) => auth.clear(),
+                Ok(Change::Auth) => auth.revalidate_all(),
                 Ok(Change::Resync) => {
                     tokens.revalidate_all();
                     auth.revalidate_all();

@@ -115,7 +115,8 @@ impl ServeArgs {
             connect_timeout: Duration::from_millis(self.vendor_connect_timeout_ms),
             total_timeout: Duration::from_millis(self.vendor_timeout_ms),
             allow_insecure_urls: self.allow_insecure_vendor_urls,
-            backoff_max: Duration::from_millis(self.vendor_backoff_max_ms.max(1000)),
+            // Between a second and a day: longer would only hide a fixed vendor.
+            backoff_max: Duration::from_millis(self.vendor_backoff_max_ms.clamp(1_000, 86_400_000)),
         })
     }
 }

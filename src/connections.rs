@@ -16,9 +16,11 @@ use crate::store::{
 };
 use crate::validation::ValidationErrors;
 
-/// Secrets that are token state rather than credentials: a refresh token given by an admin
-/// becomes the connection's current refresh token, so it is used once and then rotated.
-const REFRESH_TOKEN: &str = "refresh_token";
+use crate::store::REFRESH_TOKEN;
+
+/// Config keys that decide where, and as which client, the broker talks to the vendor.
+const VENDOR_FACING: &[&str] =
+    &["token_url", "base_url", "refresh", "environment", "tenant_id", "client_id", "grant_type", "username"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ManageError {
@@ -118,13 +120,21 @@ impl Manager<'_> {
                 }
             }
             let merged = Value::Object(merged);
-            self.validate(&record, &merged, &record.secret_names_with_token())?;
+            self.validate(&record, &merged, &record.provider_secret_names())?;
             config = Some(merged);
         }
         let changed: Vec<&str> = config_patch.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
+        // A refresh token (and the vendor's cookies) belongs to one client at one endpoint:
+        // never send it to another.
+        let drop_refresh = changed.iter().any(|k| VENDOR_FACING.contains(k));
         let change = ConnectionChange { description, config: config.as_ref(), status, ..ConnectionChange::default() };
         // A token obtained under the old config may not fit the new one; the refresh token stays.
         let mut token = self.token_state(&record)?;
+        if drop_refresh {
+            token.refresh_token = None;
+            token.refresh_token_expires_at = None;
+            token.cookies.clear();
+        }
         let sealed = self.rewrite_token(&record.id, &mut token, config.is_some())?;
         locked.apply(&change, sealed.as_ref().map(|s| (s.as_deref(), token.meta()))).await?;
         locked
@@ -189,8 +199,12 @@ impl Manager<'_> {
         let sealed_secrets = self.keys.seal(binding(id, "secrets"), &secrets.to_plaintext())?;
         let secret_names = secrets.names();
         let status = (record.status == ConnectionStatus::NeedsReauth).then_some(ConnectionStatus::Active);
-        let change =
-            ConnectionChange { secrets: Some((&secret_names, &sealed_secrets)), status, ..ConnectionChange::default() };
+        let change = ConnectionChange {
+            secrets: Some((&secret_names, &sealed_secrets)),
+            status,
+            reset_backoff: true,
+            ..ConnectionChange::default()
+        };
         locked.apply(&change, sealed_token.as_ref().map(|s| (s.as_deref(), token.meta()))).await?;
         let given_names: Vec<&String> = given.keys().collect();
         locked
@@ -252,17 +266,6 @@ impl Manager<'_> {
 
 /// How long an admin change waits for a refresh in progress to finish.
 const ADMIN_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
-
-impl ConnectionRecord {
-    /// Secret names as the provider sees them: a stored refresh token counts as given.
-    fn secret_names_with_token(&self) -> Vec<String> {
-        let mut names = self.secret_names.clone();
-        if self.token_meta.has_refresh_token && !names.iter().any(|n| n == REFRESH_TOKEN) {
-            names.push(REFRESH_TOKEN.to_owned());
-        }
-        names
-    }
-}
 
 /// Secret values must be non-empty strings; each bad one is named.
 fn secret_values(given: &Map<String, Value>, errors: &mut ValidationErrors) -> SecretMap {

@@ -9,6 +9,7 @@ pub mod coherence;
 pub mod config;
 pub mod connections;
 pub mod crypto;
+pub mod handouts;
 pub mod http;
 pub mod ids;
 pub mod providers;

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{AuthError, Caller, hash_key};
@@ -15,11 +16,13 @@ use crate::store::{Authenticated, Store, StoreError};
 pub struct AuthCache {
     ttl: Duration,
     entries: RwLock<HashMap<Vec<u8>, (Authenticated, Instant)>>,
+    /// Bumped by every change: a lookup that began before a change does not cache its result.
+    epoch: AtomicU64,
 }
 
 impl AuthCache {
     pub fn new(ttl: Duration) -> Self {
-        Self { ttl, entries: RwLock::new(HashMap::new()) }
+        Self { ttl, entries: RwLock::new(HashMap::new()), epoch: AtomicU64::new(0) }
     }
 
     pub async fn authenticate(&self, store: &Store, presented: &str) -> Result<Caller, AuthError> {
@@ -30,10 +33,13 @@ impl AuthCache {
         {
             return Caller::from_authenticated(found.clone());
         }
+        let epoch = self.epoch.load(Ordering::SeqCst);
         match store.authenticate(&hash).await {
             Ok(Some(found)) => {
                 let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
-                entries.insert(hash, (found.clone(), Instant::now()));
+                if self.epoch.load(Ordering::SeqCst) == epoch {
+                    entries.insert(hash, (found.clone(), Instant::now()));
+                }
                 drop(entries);
                 Caller::from_authenticated(found)
             }
@@ -49,13 +55,18 @@ impl AuthCache {
         }
     }
 
-    /// Forget every key: something about keys, grants or principals changed.
+    /// Forget every key: keys, grants or principals changed through this replica, and the
+    /// change must hold here before it is answered.
     pub fn clear(&self) {
-        self.entries.write().unwrap_or_else(|p| p.into_inner()).clear();
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        entries.clear();
     }
 
-    /// Re-read every key before its next use, keeping it for use while the database is down.
+    /// Re-read every key before its next use (another replica changed something), keeping them
+    /// for use while the database is down.
     pub fn revalidate_all(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
         let stale = Instant::now().checked_sub(self.ttl).unwrap_or_else(Instant::now);
         for (_, checked) in self.entries.write().unwrap_or_else(|p| p.into_inner()).values_mut() {
             *checked = stale;

@@ -44,13 +44,44 @@ pub fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Resu
     if !is_json {
         return Err(ApiError::bad_request("Content-Type must be application/json"));
     }
+    // serde_json's syntax errors name a line and column, never the text there.
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("body is not valid JSON ({e})")))?;
+    if let Some(field) = nul_inside(&value, String::new()) {
+        // PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
+        return Err(ValidationErrors::single(field, "must not contain NUL characters").into());
+    }
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
-        let message = err.into_inner().to_string();
+        let message = without_values(&err.into_inner().to_string());
         ApiError::invalid(ValidationErrors::single(field_of(&path, &message), message))
     })
+}
+
+/// serde quotes the offending value in type errors (`invalid type: string "…", expected a
+/// map`): keep only what was expected, since that value may be a secret.
+fn without_values(message: &str) -> String {
+    match message.split_once(", expected ") {
+        Some((kind, expected)) if kind.starts_with("invalid type") || kind.starts_with("invalid value") => {
+            format!("wrong type, expected {expected}")
+        }
+        _ => message.to_owned(),
+    }
+}
+
+/// The path of the first string (or member name) holding a NUL character.
+fn nul_inside(value: &serde_json::Value, path: String) -> Option<String> {
+    let join = |key: &str| if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") };
+    match value {
+        serde_json::Value::String(s) if s.contains('\0') => Some(if path.is_empty() { ".".into() } else { path }),
+        serde_json::Value::Array(items) => {
+            items.iter().enumerate().find_map(|(i, v)| nul_inside(v, join(&i.to_string())))
+        }
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+            if k.contains('\0') { Some(join(&k.replace('\0', ""))) } else { nul_inside(v, join(k)) }
+        }),
+        _ => None,
+    }
 }
 
 /// Like [`json_body`], but an empty body means `None`.
@@ -86,5 +117,13 @@ mod tests {
         assert_eq!(field_of(".", "missing field `id`"), "id");
         assert_eq!(field_of("config", "missing field `x`"), "config.x");
         assert_eq!(field_of("role", "unknown variant `boss`"), "role");
+    }
+
+    #[test]
+    fn type_errors_do_not_repeat_the_value() {
+        let message = r#"invalid type: string "s3cr3t", expected a map"#;
+        assert_eq!(without_values(message), "wrong type, expected a map");
+        assert!(nul_inside(&serde_json::json!({"a": {"b": "x\0"}}), String::new()).is_some_and(|f| f == "a.b"));
+        assert_eq!(nul_inside(&serde_json::json!({"a": ["ok"]}), String::new()), None);
     }
 }

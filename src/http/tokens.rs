@@ -60,7 +60,7 @@ async fn get_token(
     caller.require_token_access(&id)?;
     let min_ttl = min_ttl(query.as_deref())?;
     let token = state.tokens.token(&id, Want::Fresh { min_ttl }).await?;
-    Ok(answer(&caller, token))
+    Ok(answer(&state, &caller, token))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -96,18 +96,23 @@ async fn refresh_token(
     let id = connection_id(&id)?;
     caller.require_token_access(&id)?;
     let request: Option<RefreshRequest> = optional_json_body(&headers, &body)?;
-    let want = match request.and_then(|r| r.rejected_access_token) {
-        Some(rejected) => Want::ReplaceIfCurrent(rejected),
-        None => {
-            caller.require_admin()?;
-            let event = AuditEvent::success(Some(&caller.principal), "connection.refresh", serde_json::json!({}))
-                .on_connection(id.as_str());
-            state.store.record_audit(&event).await?;
-            Want::Force
+    let Some(rejected) = request.and_then(|r| r.rejected_access_token) else {
+        caller.require_admin()?;
+        let result = state.tokens.token(&id, Want::Force).await;
+        // Recorded with its outcome, once it is known.
+        let outcome = if result.is_ok() { "success" } else { "failure" };
+        let event = AuditEvent {
+            outcome,
+            ..AuditEvent::success(Some(&caller.principal), "connection.refresh", serde_json::json!({}))
+                .on_connection(id.as_str())
+        };
+        if let Err(err) = state.store.record_audit(&event).await {
+            tracing::warn!(error = %err, connection = %id, "could not record a forced refresh");
         }
+        return Ok(answer(&state, &caller, result?));
     };
-    let token = state.tokens.token(&id, want).await?;
-    Ok(answer(&caller, token))
+    let token = state.tokens.token(&id, Want::ReplaceIfCurrent(rejected)).await?;
+    Ok(answer(&state, &caller, token))
 }
 
 fn min_ttl(query: Option<&str>) -> Result<i64, ApiError> {
@@ -126,8 +131,9 @@ fn min_ttl(query: Option<&str>) -> Result<i64, ApiError> {
     }
 }
 
-fn answer(caller: &Caller, token: IssuedToken) -> Response {
+fn answer(state: &AppState, caller: &Caller, token: IssuedToken) -> Response {
     tracing::debug!(connection = %token.connection_id, principal = %caller.principal, "token handed out");
+    state.handouts.record(&caller.principal, &token.connection_id);
     let body = TokenResponse {
         connection_id: token.connection_id.to_string(),
         access_token: token.access_token.expose_secret().to_owned(),

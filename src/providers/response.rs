@@ -90,12 +90,21 @@ fn expiry(
             // `created_at` (Quiqup) says when the lifetime started; trust the earlier end.
             let by_created = number(obj.get("created_at"))
                 .and_then(|c| Utc.timestamp_opt(c, 0).single())
-                .map(|created| created + Duration::seconds(secs));
-            return Ok(by_created.map_or(by_now, |c| c.min(by_now)));
+                .and_then(|created| created.checked_add_signed(Duration::seconds(secs)));
+            let expires_at = by_created.map_or(by_now, |c| c.min(by_now));
+            if expires_at <= now {
+                return Err("the token is already expired");
+            }
+            return Ok(expires_at);
         }
     }
-    Ok(jwt_exp(access_token).unwrap_or(now + default))
+    // A JWT's own `exp` is a hint only: never in the past, never beyond the longest lifetime we accept.
+    let longest = now + Duration::seconds(MAX_LIFETIME);
+    Ok(jwt_exp(access_token).filter(|exp| *exp > now).map_or(now + default, |exp| exp.min(longest)))
 }
+
+/// A year: longer than any access token should live.
+const MAX_LIFETIME: i64 = 366 * 24 * 3600;
 
 /// A whole number, as a JSON number or a numeric string.
 fn number(value: Option<&Value>) -> Option<i64> {
@@ -109,8 +118,7 @@ fn number(value: Option<&Value>) -> Option<i64> {
 /// A lifetime in seconds: non-negative and at most a year.
 fn seconds(value: Option<&Value>) -> Option<i64> {
     let secs = number(value)?;
-    // Bound it: a year is already longer than any access token should live.
-    (0..=366 * 24 * 3600).contains(&secs).then_some(secs)
+    (0..=MAX_LIFETIME).contains(&secs).then_some(secs)
 }
 
 /// The `exp` of an access token that is a JWT (read, not verified: it is only a lifetime hint).
@@ -179,8 +187,10 @@ mod tests {
     #[test]
     fn created_at_wins_when_earlier() {
         let g =
-            parse(r#"{"access_token":"a","created_at":1699990000,"expires_in":3600,"token_type":"bearer"}"#).unwrap();
-        assert_eq!(g.expires_at.timestamp(), 1_699_993_600);
+            parse(r#"{"access_token":"a","created_at":1699999000,"expires_in":3600,"token_type":"bearer"}"#).unwrap();
+        assert_eq!(g.expires_at.timestamp(), 1_700_002_600);
+        // Created so long ago that it is dead on arrival: not a usable token response.
+        assert!(parse(r#"{"access_token":"a","created_at":1699990000,"expires_in":3600}"#).is_err());
         let g = parse(r#"{"access_token":"a","created_at":1800000000,"expires_in":3600}"#).unwrap();
         assert_eq!(g.expires_at.timestamp(), 1_700_003_600, "a created_at in the future does not extend the lifetime");
     }

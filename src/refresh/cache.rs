@@ -28,11 +28,17 @@ struct Slot {
 pub struct TokenCache {
     ttl: Duration,
     slots: RwLock<HashMap<String, Slot>>,
+    /// Per connection, the oldest generation that may still be cached, set by a change: a read
+    /// that began before the change cannot put the old row back. Kept for `FLOOR_LIFE`.
+    floors: RwLock<HashMap<String, (i64, Instant)>>,
 }
+
+/// Longer than any read of a row can take; after it, a re-created connection starts afresh.
+const FLOOR_LIFE: Duration = Duration::from_secs(30);
 
 impl TokenCache {
     pub fn new(ttl: Duration) -> Self {
-        Self { ttl, slots: RwLock::new(HashMap::new()) }
+        Self { ttl, slots: RwLock::new(HashMap::new()), floors: RwLock::new(HashMap::new()) }
     }
 
     /// The entry and whether it was checked within `ttl`.
@@ -41,8 +47,17 @@ impl TokenCache {
         slots.get(id).map(|s| (s.entry.clone(), s.checked.elapsed() < self.ttl))
     }
 
+    /// Caches `entry` unless a newer generation of the row is known.
     pub fn put(&self, id: &str, entry: Arc<Entry>) {
+        let generation = entry.record.generation;
+        let floor = self.floors.read().unwrap_or_else(|p| p.into_inner()).get(id).copied();
+        if floor.is_some_and(|(min, at)| generation < min && at.elapsed() < FLOOR_LIFE) {
+            return;
+        }
         let mut slots = self.slots.write().unwrap_or_else(|p| p.into_inner());
+        if slots.get(id).is_some_and(|s| s.entry.record.generation > generation) {
+            return;
+        }
         slots.insert(id.to_owned(), Slot { entry, checked: Instant::now() });
     }
 
@@ -57,11 +72,18 @@ impl TokenCache {
         self.slots.write().unwrap_or_else(|p| p.into_inner()).remove(id);
     }
 
-    /// A row changed to `generation` (`None`: deleted): drop what is older.
+    /// A row changed to `generation` (`None`: deleted): drop what is older, and refuse to cache
+    /// anything older for a while.
     pub fn changed(&self, id: &str, generation: Option<i64>) {
+        let min = generation.unwrap_or(i64::MAX);
+        {
+            let mut floors = self.floors.write().unwrap_or_else(|p| p.into_inner());
+            floors.retain(|_, (_, at)| at.elapsed() < FLOOR_LIFE);
+            let floor = floors.entry(id.to_owned()).or_insert((min, Instant::now()));
+            *floor = (floor.0.max(min), Instant::now());
+        }
         let mut slots = self.slots.write().unwrap_or_else(|p| p.into_inner());
-        let stale = slots.get(id).is_some_and(|s| generation.is_none_or(|g| s.entry.record.generation < g));
-        if stale {
+        if slots.get(id).is_some_and(|s| s.entry.record.generation < min) {
             slots.remove(id);
         }
     }

@@ -82,11 +82,19 @@ pub struct TokenService {
     vendor: VendorClient,
     flights: Flights,
     limits: VendorLimits,
+    /// A refresh token ending within this is used up rather than kept (see `obtain`).
+    rotate_lead: chrono::Duration,
 }
 
 impl TokenService {
     /// `cache_ttl`: how long a cached row is trusted without a re-check (at most 5 s).
-    pub fn new(store: Store, keys: Arc<KeyRing>, limits: VendorLimits, cache_ttl: Duration) -> anyhow::Result<Self> {
+    pub fn new(
+        store: Store,
+        keys: Arc<KeyRing>,
+        limits: VendorLimits,
+        cache_ttl: Duration,
+        rotate_lead: Duration,
+    ) -> anyhow::Result<Self> {
         Ok(Self {
             store,
             keys,
@@ -94,6 +102,7 @@ impl TokenService {
             flights: Flights::default(),
             usage: ahead::Usage::default(),
             cache: cache::TokenCache::new(cache_ttl),
+            rotate_lead: chrono::Duration::from_std(rotate_lead).unwrap_or(chrono::Duration::days(1)),
             limits,
         })
     }
@@ -106,13 +115,13 @@ impl TokenService {
         self.limits.allow_insecure_urls
     }
 
-    pub async fn token(&self, id: &ConnectionId, want: Want) -> Result<IssuedToken, TokenError> {
+    pub async fn token(self: &Arc<Self>, id: &ConnectionId, want: Want) -> Result<IssuedToken, TokenError> {
         let token = self.find_or_refresh(id, want).await?;
         self.usage.mark(id);
         Ok(token)
     }
 
-    async fn find_or_refresh(&self, id: &ConnectionId, want: Want) -> Result<IssuedToken, TokenError> {
+    async fn find_or_refresh(self: &Arc<Self>, id: &ConnectionId, want: Want) -> Result<IssuedToken, TokenError> {
         let entry = self.current(id, true).await?;
         if let Some(token) = answer(&entry, &want)? {
             metrics::counter!("tokenbroker_tokens_total", "source" => "memory").increment(1);
@@ -127,7 +136,13 @@ impl TokenService {
             return Ok(token);
         }
         check_backoff(&entry.record, &want)?;
-        self.refresh_under_lock(id, &want).await
+        // The refresh runs as its own task: if this caller goes away (client hang-up, request
+        // timeout) the vendor's answer is still written before the lock is released, instead
+        // of a rotated refresh token being dropped with the caller's future.
+        let (this, id) = (Arc::clone(self), id.clone());
+        tokio::spawn(async move { this.refresh_under_lock(&id, &want).await })
+            .await
+            .map_err(|e| TokenError::Store(StoreError::Corrupt(format!("refresh task failed: {e}"))))?
     }
 
     /// The connection as cached, or read again when the cached copy is older than the TTL (or
@@ -178,9 +193,10 @@ impl TokenService {
         Ok(cache::Entry { record, token })
     }
 
-    /// Drops this process's cached copy of a connection (after an admin change here).
-    pub fn forget(&self, id: &ConnectionId) {
-        self.cache.evict(id.as_str());
+    /// An admin change made through this process: the row is now at `generation` (`None`:
+    /// deleted). Takes effect here before the change is answered.
+    pub fn forget(&self, id: &ConnectionId, generation: Option<i64>) {
+        self.cache.changed(id.as_str(), generation);
     }
 
     /// A change notification from another replica (or this one).
@@ -298,7 +314,7 @@ impl TokenService {
             // A connection that needs new secrets waits for an admin, not for a timer.
             retry_not_before: status
                 .is_none()
-                .then(|| now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX)),
+                .then(|| chrono::Duration::from_std(wait).ok().and_then(|w| now.checked_add_signed(w)).unwrap_or(now)),
         };
         locked.save_outcome(sealed.as_deref(), &state.meta(), Some(&recorded)).await?;
         locked.commit().await?;
@@ -336,19 +352,26 @@ impl TokenService {
             let step = Step::Refresh { token: &refresh_token, cookies: &state.cookies };
             match self.vendor.request(plan, secrets, step).await {
                 Ok(grant) => {
-                    let kept = (!plan.rotating_refresh_tokens).then_some(refresh_token);
+                    // A reusable refresh token is kept when the answer brings none, unless it is
+                    // near its end: then the next refresh uses the primary grant instead of
+                    // finding the same old token due again and again.
+                    let near_end = state.refresh_token_expires_at.is_some_and(|at| at - Utc::now() < self.rotate_lead);
+                    let kept = (!plan.rotating_refresh_tokens && !near_end).then_some(refresh_token);
                     absorb(state, grant, kept);
                     return Ok(());
                 }
-                Err(VendorError::InvalidGrant { .. }) => {
-                    tracing::info!("refresh token refused (invalid_grant); falling back to the primary grant");
+                // Refused (invalid_grant, or any other 4xx): the refresh token is of no more use;
+                // the primary grant may still work, under this same lock.
+                Err(err @ (VendorError::InvalidGrant { .. } | VendorError::Rejected { .. })) => {
+                    tracing::info!(error = %err, "refresh token refused; falling back to the primary grant");
                     forget_refresh_token(state);
                 }
                 Err(err) => {
-                    // A single-use token the vendor may have seen is spent: never send it again.
-                    if plan.rotating_refresh_tokens
-                        && matches!(err, VendorError::Unavailable { maybe_received: true, .. })
-                    {
+                    // A single-use token is spent once the vendor may have seen it: after any
+                    // answer, a timeout or a reset. Only a request that never left keeps it.
+                    let never_sent = matches!(err, VendorError::Unavailable { maybe_received: false, .. })
+                        || matches!(err, VendorError::Config(_));
+                    if plan.rotating_refresh_tokens && !never_sent {
                         forget_refresh_token(state);
                     }
                     return Err(Failure::Vendor(err));
@@ -395,7 +418,9 @@ impl TokenService {
         let misconfigured = |errors| TokenError::Misconfigured { id: record.id.clone(), errors };
         let provider = providers::find(&record.provider)
             .ok_or_else(|| misconfigured(ValidationErrors::single("provider", "unknown provider")))?;
-        let names = secrets.names();
+        // The stored secrets, plus a refresh token held in the token state.
+        let mut names = secrets.names();
+        names.extend(record.provider_secret_names().into_iter().filter(|n| !secrets.contains(n)));
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         provider.resolve(&record.config, &names, self.limits.allow_insecure_urls).map_err(misconfigured)
     }

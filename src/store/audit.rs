@@ -68,8 +68,17 @@ pub(crate) async fn record(conn: &mut PgConnection, event: &AuditEvent) -> Resul
 impl Store {
     /// Records an event that goes with no other write (a forced refresh).
     pub async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        record(&mut conn, event).await
+        self.record_audit_batch(std::slice::from_ref(event)).await
+    }
+
+    /// Records several events in one transaction (aggregated token hand-outs).
+    pub async fn record_audit_batch(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        for event in events {
+            record(&mut tx, event).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Newest first; `limit` rows at most.

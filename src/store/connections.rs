@@ -154,6 +154,22 @@ macro_rules! columns {
     };
 }
 
+/// The secret that is token state rather than a credential: a refresh token given by an admin
+/// becomes the connection's current refresh token (sealed in `token`), so it is used once and
+/// then rotated, never kept as a reusable secret.
+pub const REFRESH_TOKEN: &str = "refresh_token";
+
+impl ConnectionRecord {
+    /// Secret names as the provider sees them: a stored refresh token counts as given.
+    pub fn provider_secret_names(&self) -> Vec<String> {
+        let mut names = self.secret_names.clone();
+        if self.token_meta.has_refresh_token && !names.iter().any(|n| n == REFRESH_TOKEN) {
+            names.push(REFRESH_TOKEN.to_owned());
+        }
+        names
+    }
+}
+
 /// A connection about to be inserted. Its secrets are sealed already (bound to its id).
 pub struct NewConnection<'a> {
     pub id: &'a ConnectionId,
@@ -174,8 +190,9 @@ impl Store {
     ) -> Result<ConnectionRecord, StoreError> {
         let mut tx = self.begin().await?;
         let row: ConnectionRow = sqlx::query_as(concat!(
-            "insert into connections (id, provider, description, config, secret_names, secrets)
-             values ($1, $2, $3, $4, $5, $6) returning ",
+            "insert into connections (id, provider, description, config, secret_names, secrets, token,
+                 has_refresh_token, refresh_token_expires_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning ",
             columns!()
         ))
         .bind(new.id.as_str())
@@ -287,17 +304,21 @@ impl Store {
         )
         .bind(id.as_str())
         .bind(token_hash)
-        .execute(&self.pool)
+        .execute(&self.side)
         .await?;
         Ok(())
     }
 
     /// Notes which connections handed out tokens recently (batched, off the hot path).
     pub async fn touch_connections(&self, ids: &[String]) -> Result<(), StoreError> {
-        sqlx::query("update connections set last_used_at = now() where id = any($1)")
-            .bind(ids)
-            .execute(&self.pool)
-            .await?;
+        // SKIP LOCKED: bookkeeping never waits behind a refresh, nor makes one wait behind it.
+        sqlx::query(
+            "update connections set last_used_at = now()
+              where id in (select id from connections where id = any($1) for update skip locked)",
+        )
+        .bind(ids)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -353,6 +374,8 @@ pub struct ConnectionChange<'a> {
     pub config: Option<&'a Value>,
     pub secrets: Option<(&'a [String], &'a [u8])>,
     pub status: Option<ConnectionStatus>,
+    /// Forget the failure backoff (new secrets deserve a try now).
+    pub reset_backoff: bool,
 }
 
 impl LockedConnection {
@@ -438,8 +461,8 @@ impl LockedConnection {
                     secret_names = coalesce($4, secret_names),
                     secrets = coalesce($5, secrets),
                     -- New secrets deserve a try now, not after the old ones' backoff.
-                    failure_count = case when $5 is null then failure_count else 0 end,
-                    retry_not_before = case when $5 is null then retry_not_before else null end,
+                    failure_count = case when $13 then 0 else failure_count end,
+                    retry_not_before = case when $13 then null else retry_not_before end,
                     status = coalesce($6, status),
                     token = case when $7 then $8 else token end,
                     token_obtained_at = case when $7 then $9 else token_obtained_at end,
@@ -463,6 +486,7 @@ impl LockedConnection {
         .bind(meta.expires_at)
         .bind(meta.has_refresh_token)
         .bind(meta.refresh_token_expires_at)
+        .bind(change.reset_backoff)
         .fetch_one(&mut *self.tx)
         .await?;
         self.record = row.try_into()?;

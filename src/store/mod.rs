@@ -20,7 +20,7 @@ use thiserror::Error;
 pub use audit::{AuditEvent, AuditFilter, AuditRecord};
 pub use connections::{
     ConnectionChange, ConnectionRecord, ConnectionStatus, Failure as RecordedFailure, LastError, LockedConnection,
-    NewConnection, TokenMeta,
+    NewConnection, REFRESH_TOKEN, TokenMeta,
 };
 pub use notify::{Change, Subscription};
 pub use principals::{Authenticated, KeyRecord, PrincipalRecord, Role};
@@ -86,6 +86,10 @@ impl<T> OnConflict<T> for Result<T, sqlx::Error> {
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
+    /// A few connections apart from `pool`: the change listener, and the in-doubt markers a
+    /// refresh writes while it holds a `pool` connection for its row lock. Were they taken
+    /// from `pool`, enough concurrent refreshes could wait on connections they hold themselves.
+    side: PgPool,
 }
 
 impl std::fmt::Debug for Store {
@@ -93,6 +97,9 @@ impl std::fmt::Debug for Store {
         f.debug_struct("Store").finish_non_exhaustive()
     }
 }
+
+/// The listener's connection plus two for in-doubt markers (each held for one INSERT).
+const SIDE_CONNECTIONS: u32 = 3;
 
 /// How long a caller waits for a pooled database connection before the request fails fast.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -104,11 +111,16 @@ impl Store {
             .expose_secret()
             .parse()
             .map_err(|_| StoreError::Corrupt("DATABASE_URL is not a valid postgres:// URL".into()))?;
+        let options = options.application_name("tokenbroker");
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(2))
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_lazy_with(options.application_name("tokenbroker"));
-        Ok(Self { pool })
+            .connect_lazy_with(options.clone());
+        let side = PgPoolOptions::new()
+            .max_connections(SIDE_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_lazy_with(options);
+        Ok(Self { pool, side })
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {

@@ -22,7 +22,7 @@ pub struct Subscription {
 
 impl Store {
     pub async fn subscribe(&self) -> Result<Subscription, StoreError> {
-        let mut listener = PgListener::connect_with(&self.pool).await?;
+        let mut listener = PgListener::connect_with(&self.side).await?;
         listener.listen(CHANNEL).await?;
         Ok(Subscription { listener })
     }
