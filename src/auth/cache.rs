@@ -34,7 +34,10 @@ impl AuthCache {
             return Caller::from_authenticated(found.clone());
         }
         let epoch = self.epoch.load(Ordering::SeqCst);
-        match store.authenticate(&hash).await {
+        let lookup = store.authenticate(&hash);
+        // With a copy in hand, a database that is down or slow must not hold the caller up.
+        let found = if cached.is_some() { store.recheck(lookup).await } else { lookup.await };
+        match found {
             Ok(Some(found)) => {
                 let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
                 if self.epoch.load(Ordering::SeqCst) == epoch {

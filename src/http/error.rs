@@ -190,8 +190,9 @@ impl From<VendorError> for ApiError {
         let detail = err.detail();
         match err {
             VendorError::Unavailable { retry_after, .. } => {
+                // Normally the backoff window's length is given instead (TokenError::VendorFailed).
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "vendor_unavailable", detail)
-                    .with_retry_after(retry_after)
+                    .with_retry_after(retry_after.unwrap_or(Duration::from_secs(1)))
             }
             other => ApiError::new(StatusCode::BAD_GATEWAY, other.code(), detail),
         }

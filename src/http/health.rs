@@ -32,7 +32,9 @@ async fn healthz() -> Json<Health> {
     (status = 503, description = "`unavailable`: the database is unreachable or not migrated", body = Problem, content_type = "application/problem+json"),
 ))]
 async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
-    match state.store.ready().await {
+    // Bounded: a load balancer's probe should learn "not ready", not time out.
+    let ready = tokio::time::timeout(std::time::Duration::from_secs(2), state.store.ready()).await;
+    match ready.unwrap_or(Err(crate::store::StoreError::timed_out())) {
         Ok(true) => Ok(Json(Health { status: "ready" })),
         Ok(false) => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "database is not migrated")),
         Err(err) => {

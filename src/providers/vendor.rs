@@ -19,8 +19,6 @@ use crate::secret::SecretMap;
 
 /// Largest token response read; anything bigger is not a token response.
 const MAX_BODY: usize = 256 * 1024;
-/// Retry-After offered when a vendor is unavailable and says nothing.
-const DEFAULT_RETRY_AFTER: StdDuration = StdDuration::from_secs(2);
 
 #[derive(Debug, Error)]
 pub enum VendorError {
@@ -37,7 +35,8 @@ pub enum VendorError {
     /// Timeout, connection failure, 5xx or 429. `maybe_received`: the request may have
     /// reached the vendor, so a single-use refresh token in it must be treated as spent.
     #[error("vendor unavailable: {reason}")]
-    Unavailable { reason: String, retry_after: StdDuration, maybe_received: bool },
+    /// `retry_after`: what the vendor asked for, if it said (429/503 `Retry-After`).
+    Unavailable { reason: String, retry_after: Option<StdDuration>, maybe_received: bool },
     /// The connection's stored config or secrets cannot make this request.
     #[error("connection cannot call its vendor: {0}")]
     Config(String),
@@ -251,7 +250,7 @@ fn transport_error(err: reqwest::Error) -> VendorError {
     } else {
         ("connection failed", true)
     };
-    VendorError::Unavailable { reason: reason.into(), retry_after: DEFAULT_RETRY_AFTER, maybe_received }
+    VendorError::Unavailable { reason: reason.into(), retry_after: None, maybe_received }
 }
 
 async fn read_response(
@@ -287,11 +286,7 @@ async fn read_response(
     }
     let code = status.as_u16();
     if status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-        return Err(VendorError::Unavailable {
-            reason: format!("http {code}"),
-            retry_after: retry_after.unwrap_or(DEFAULT_RETRY_AFTER),
-            maybe_received: true,
-        });
+        return Err(VendorError::Unavailable { reason: format!("http {code}"), retry_after, maybe_received: true });
     }
     if status.is_client_error() {
         let vendor_code = error_code(&body);

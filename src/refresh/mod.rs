@@ -154,7 +154,10 @@ impl TokenService {
         {
             return Ok(entry.clone());
         }
-        match self.store.get_connection(id).await {
+        let read = self.store.get_connection(id);
+        // With a copy in hand, a database that is down or slow must not hold the caller up.
+        let read = if cached.is_some() { self.store.recheck(read).await } else { read.await };
+        match read {
             Ok(record) => {
                 if let Some((entry, _)) = &cached
                     && entry.record.generation == record.generation
@@ -304,7 +307,7 @@ impl TokenService {
         // What changed before the failure (a spent refresh token dropped) is saved with it.
         let now = Utc::now();
         let vendor_says = match &error {
-            VendorError::Unavailable { retry_after, .. } => *retry_after,
+            VendorError::Unavailable { retry_after: Some(asked), .. } => *asked,
             _ => Duration::ZERO,
         };
         let wait = backoff::delay(record.failure_count.saturating_add(1), self.limits.backoff_max).max(vendor_says);

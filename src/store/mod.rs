@@ -10,6 +10,9 @@ mod connections;
 mod notify;
 mod principals;
 
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -69,6 +72,13 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+impl StoreError {
+    /// The database did not answer in time.
+    pub fn timed_out() -> Self {
+        StoreError::Unavailable(sqlx::Error::PoolTimedOut)
+    }
+}
+
 /// Turns a unique violation into `AlreadyExists(what)`, in one place rather than per query.
 pub(crate) trait OnConflict<T> {
     fn on_conflict(self, what: &'static str) -> Result<T, StoreError>;
@@ -90,6 +100,8 @@ pub struct Store {
     /// refresh writes while it holds a `pool` connection for its row lock. Were they taken
     /// from `pool`, enough concurrent refreshes could wait on connections they hold themselves.
     side: PgPool,
+    /// When the database last failed to answer (ms since the epoch; 0: never).
+    unreachable_at: Arc<AtomicI64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -100,6 +112,11 @@ impl std::fmt::Debug for Store {
 
 /// The listener's connection plus two for in-doubt markers (each held for one INSERT).
 const SIDE_CONNECTIONS: u32 = 3;
+
+/// How long a failed database answer is remembered (see `recently_unreachable`).
+const UNREACHABLE_MEMORY_MS: i64 = 3_000;
+/// How long a re-check of a cached entry may take before the cached entry is used.
+const RECHECK_DEADLINE: Duration = Duration::from_secs(1);
 
 /// How long a caller waits for a pooled database connection before the request fails fast.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -120,7 +137,36 @@ impl Store {
             .max_connections(SIDE_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_lazy_with(options);
-        Ok(Self { pool, side })
+        Ok(Self { pool, side, unreachable_at: Arc::new(AtomicI64::new(0)) })
+    }
+
+    /// Remembers that the database just failed to answer (unreachable or too slow), so that
+    /// callers holding a cached copy stop waiting on it for a while.
+    pub fn note_unreachable(&self) {
+        self.unreachable_at.store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
+    }
+
+    /// True within a few seconds of the last failure. During a partition every read would
+    /// otherwise wait out the pool's acquire timeout before falling back to memory.
+    pub fn recently_unreachable(&self) -> bool {
+        let at = self.unreachable_at.load(Ordering::Relaxed);
+        at != 0 && chrono::Utc::now().timestamp_millis() - at < UNREACHABLE_MEMORY_MS
+    }
+
+    /// Runs a read that only re-checks something already held in memory: answers within
+    /// `RECHECK_DEADLINE`, or as unreachable (which the caller answers from memory).
+    pub async fn recheck<T>(&self, read: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+        if self.recently_unreachable() {
+            return Err(StoreError::timed_out());
+        }
+        let result = match tokio::time::timeout(RECHECK_DEADLINE, read).await {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::timed_out()),
+        };
+        if matches!(result, Err(StoreError::Unavailable(_))) {
+            self.note_unreachable();
+        }
+        result
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {
