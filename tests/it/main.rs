@@ -14,6 +14,7 @@ mod connections;
 mod integrity;
 mod ops;
 mod principals;
+mod resilience;
 mod secrecy;
 mod tokens;
 mod vendor_errors;

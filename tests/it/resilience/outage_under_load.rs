@@ -1,0 +1,120 @@
+//! A database outage under load, on two replicas whose path to Postgres is cut and restored
+//! (`DbProxy`; the shared server itself is never touched). `ops/database_outage.rs` checks one
+//! idle broker; here callers keep asking throughout: those whose token each replica holds get
+//! 200 with it for the whole outage, even as the short cache TTL makes every replica re-check
+//! the database again and again; a connection never fetched gets 503 `unavailable` without a
+//! vendor call; `/readyz` is 503 and `/healthz` 200. Once the path is back, everything works
+//! again — a first token, a refresh — without restarting anything.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+
+use super::load::{Answer, Load, spread};
+use super::rotating_vendor::RotatingVendor;
+use crate::harness::broker::{Broker, BrokerEnv};
+use crate::harness::client::TestClient;
+use crate::harness::db::TestDb;
+use crate::harness::db_proxy::DbProxy;
+
+const OUTAGE: Duration = Duration::from_secs(4);
+
+async fn wait_for_status(base: &str, path: &str, status: u16) {
+    let client = TestClient::new(base, None, Default::default());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let got = client.raw(Method::GET, path).try_send().await.map(|r| r.status);
+        if got == Ok(status) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{base}{path} still {got:?} after 15 s, expected {status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn assert_status(base: &str, path: &str, status: u16) {
+    TestClient::new(base, None, Default::default()).raw(Method::GET, path).send().await.expect(status);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_tokens_flow_through_an_outage_under_load_and_all_recovers_without_restart() {
+    let db = TestDb::create().await;
+    let proxy = DbProxy::start(&db.url).await;
+    let mut env = BrokerEnv::new(&proxy.url);
+    // A short TTL: during the outage every replica re-checks the database many times, and each
+    // time must fall back to what it holds.
+    env.extra.push(("TOKENBROKER_CACHE_TTL_MS".into(), "1000".into()));
+    let mut brokers = vec![Broker::start(&env).await, Broker::start(&env).await];
+    let bases: Vec<String> = brokers.iter().map(Broker::base_url).collect();
+    let admin = TestClient::new(&bases[0], Some(env.admin_key()), Default::default());
+    let vendor = RotatingVendor::start().await;
+    admin.create_connection(&vendor.connection("warm")).await;
+    admin.create_connection(&vendor.connection("cold")).await;
+    admin.create_principal("svc", "service").await;
+    admin.put_grant("svc", "*").await;
+    let key = admin.create_key("svc").await;
+    let svc: Vec<TestClient> = bases.iter().map(|b| TestClient::new(b, Some(&key), Default::default())).collect();
+    let warm = svc[0].access_token("warm").await;
+    assert_eq!(svc[1].access_token("warm").await, warm);
+
+    let warm_load = Load::start(&spread(&bases, 6, &key, "warm", 60));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let calls_before = vendor.calls().len();
+    proxy.cut();
+    let cut = Instant::now();
+    for base in &bases {
+        wait_for_status(base, "/readyz", 503).await;
+        assert_status(base, "/healthz", 200).await;
+    }
+    let cold_load = Load::start(&spread(&bases, 2, &key, "cold", 60));
+    tokio::time::sleep(OUTAGE).await;
+    let cold = cold_load.stop().await;
+    for base in &bases {
+        assert_status(base, "/readyz", 503).await;
+        assert_status(base, "/healthz", 200).await;
+    }
+    assert_eq!(vendor.calls().len(), calls_before, "the vendor was called while no outcome could be stored");
+    proxy.restore();
+    let restored = Instant::now();
+    for base in &bases {
+        wait_for_status(base, "/readyz", 200).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let warm_answers = warm_load.stop().await;
+
+    let outage: Vec<&Answer> = warm_answers.iter().filter(|a| a.asked >= cut && a.answered <= restored).collect();
+    let slowest = outage.iter().map(|a| a.answered - a.asked).max().unwrap_or_default();
+    eprintln!(
+        "outage: {} warm answers ({} during the outage, slowest {slowest:?}), {} cold answers",
+        warm_answers.len(),
+        outage.len(),
+        cold.len()
+    );
+    assert!(outage.len() >= 20, "only {} warm answers during the outage: callers were stalled", outage.len());
+    let bad: Vec<String> = warm_answers
+        .iter()
+        .filter(|a| a.status != 200 || a.access_token.as_deref() != Some(warm.as_str()))
+        .map(|a| a.describe())
+        .collect();
+    assert!(bad.is_empty(), "a caller with a cached token was not served it:\n{}", bad.join("\n"));
+    assert!(!cold.is_empty(), "no answers for the never-fetched connection");
+    let bad: Vec<String> = cold
+        .iter()
+        .filter(|a| a.status != 503 || a.code.as_deref() != Some("unavailable"))
+        .map(|a| a.describe())
+        .collect();
+    assert!(bad.is_empty(), "a connection with nothing cached must be 503 unavailable:\n{}", bad.join("\n"));
+
+    // Recovered, same processes: a first token, shared by both replicas, and a refresh.
+    let first_cold = svc[0].access_token("cold").await;
+    assert_eq!(svc[1].access_token("cold").await, first_cold);
+    assert_eq!(first_cold, vendor.last_access_token());
+    let refreshed = svc[1].refresh("warm", Some(&warm)).await;
+    assert_ne!(refreshed, warm);
+    assert_eq!(refreshed, vendor.last_access_token());
+    assert_eq!(vendor.calls().len(), calls_before + 2, "one call for the first cold token, one for the refresh");
+    assert!(vendor.reuse_events().is_empty());
+    for broker in &mut brokers {
+        assert!(broker.wait_exit(Duration::ZERO).await.is_none(), "a replica exited during the outage");
+    }
+}

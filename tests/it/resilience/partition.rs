@@ -1,0 +1,67 @@
+//! A network partition between the broker and Postgres: packets vanish, nothing is refused or
+//! reset (`PartitionProxy`), so every database call hangs instead of failing fast as in
+//! `outage_under_load.rs`. decisions.md promises that a cached token is still served while
+//! Postgres is unreachable; that is only worth something if it comes while the caller still
+//! waits. What a careful operator expects, since the contract names no figure: well inside a
+//! typical client timeout of a few seconds — this test allows 2 s per answer.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+
+use super::rotating_vendor::RotatingVendor;
+use crate::harness::broker::{Broker, BrokerEnv};
+use crate::harness::client::TestClient;
+use crate::harness::db::TestDb;
+use crate::harness::partition_proxy::PartitionProxy;
+
+const PROMPT: Duration = Duration::from_secs(2);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn during_a_network_partition_a_cached_token_is_served_promptly() {
+    let db = TestDb::create().await;
+    let proxy = PartitionProxy::start(&db.url).await;
+    let mut env = BrokerEnv::new(&proxy.url);
+    // Past the TTL within the test, every answer makes the broker re-check the database.
+    env.extra.push(("TOKENBROKER_CACHE_TTL_MS".into(), "1000".into()));
+    let broker = Broker::start(&env).await;
+    let admin = TestClient::new(&broker.base_url(), Some(env.admin_key()), Default::default());
+    let vendor = RotatingVendor::start().await;
+    admin.create_connection(&vendor.connection("warm")).await;
+    admin.create_principal("svc", "service").await;
+    admin.put_grant("svc", "*").await;
+    let key = admin.create_key("svc").await;
+    let svc = TestClient::new(&broker.base_url(), Some(&key), Default::default());
+    let warm = svc.access_token("warm").await;
+
+    proxy.partition();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // A caller's own timeout: an answer later than PROMPT is no answer for it.
+    let caller = reqwest::Client::builder().no_proxy().timeout(PROMPT).build().expect("client");
+    let url = format!("{}/v1/connections/warm/token", broker.base_url());
+    for attempt in 1..=3 {
+        let started = Instant::now();
+        let resp = caller.get(&url).bearer_auth(&key).send().await.unwrap_or_else(|e| {
+            panic!(
+                "partition, attempt {attempt}: no answer within {PROMPT:?} ({e}); the cached token waits on the \
+                 unreachable database"
+            )
+        });
+        let status = resp.status().as_u16();
+        let body: serde_json::Value = resp.json().await.expect("JSON answer");
+        assert_eq!(status, 200, "partition, attempt {attempt}: {body}");
+        assert_eq!(body["access_token"], warm.as_str(), "partition, attempt {attempt}");
+        eprintln!("partition: attempt {attempt} served in {:?}", started.elapsed());
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+
+    // Healed: ready again without a restart, and refreshes work.
+    proxy.heal();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while svc.anonymous().raw(Method::GET, "/readyz").send().await.status != 200 {
+        assert!(Instant::now() < deadline, "not ready 20 s after the partition healed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_ne!(svc.refresh("warm", Some(&warm)).await, warm);
+    assert!(vendor.reuse_events().is_empty());
+}

@@ -1,0 +1,40 @@
+//! The usual starting point: the rotating vendor, `replicas` broker processes on one database
+//! with the given settings, and a service key allowed every connection.
+
+use crate::harness::client::TestClient;
+use crate::harness::{TestApp, spawn_app_with};
+
+use super::rotating_vendor::RotatingVendor;
+
+pub struct Rig {
+    pub app: TestApp,
+    pub vendor: RotatingVendor,
+    /// A service principal's API key, granted `*`.
+    pub key: String,
+}
+
+impl Rig {
+    pub async fn start(replicas: usize, settings: &[(&str, &str)]) -> Rig {
+        let vendor = RotatingVendor::start().await;
+        let mut app = spawn_app_with(|env| {
+            // Pushed last, so they override the harness defaults (e.g. the vendor timeout).
+            env.extra.extend(settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        })
+        .await;
+        for _ in 1..replicas {
+            app.add_replica().await;
+        }
+        let svc = app.service(&["*"]).await;
+        let key = svc.key().expect("service key").to_owned();
+        Rig { app, vendor, key }
+    }
+
+    /// The service, talking to replica `index`.
+    pub fn svc(&self, index: usize) -> TestClient {
+        self.app.client_on(index, Some(&self.key))
+    }
+
+    pub fn base_urls(&self, replicas: usize) -> Vec<String> {
+        (0..replicas).map(|i| self.app.broker(i).base_url()).collect()
+    }
+}
