@@ -120,7 +120,7 @@ impl Manager<'_> {
                 }
             }
             let merged = Value::Object(merged);
-            self.validate(&record, &merged, &record.provider_secret_names())?;
+            self.validate(&record, &merged, &record.secret_names, record.token_meta.has_refresh_token)?;
             config = Some(merged);
         }
         let changed: Vec<&str> = config_patch.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
@@ -179,11 +179,8 @@ impl Manager<'_> {
             }
         }
         let mut token = self.token_state(&record)?;
-        let mut names = secrets.names();
-        if token.refresh_token.is_some() && !secrets.contains(REFRESH_TOKEN) && !removed.contains(&REFRESH_TOKEN) {
-            names.push(REFRESH_TOKEN.to_owned());
-        }
-        if let Err(e) = self.validate(&record, &record.config, &names) {
+        let keeps_refresh_token = token.refresh_token.is_some() && !removed.contains(&REFRESH_TOKEN);
+        if let Err(e) = self.validate(&record, &record.config, &secrets.names(), keeps_refresh_token) {
             errors.merge(e);
         }
         if !errors.is_empty() {
@@ -221,15 +218,19 @@ impl Manager<'_> {
         Ok(self.store.delete_connection(id, &event).await?)
     }
 
+    /// `has_refresh_token`: the token state holds one, which counts as a given secret where the
+    /// provider takes one (see `ProviderDef::secret_names`).
     fn validate(
         &self,
         record: &ConnectionRecord,
         config: &Value,
         secret_names: &[String],
+        has_refresh_token: bool,
     ) -> Result<(), ValidationErrors> {
         let provider = providers::find(&record.provider)
             .ok_or_else(|| ValidationErrors::single("provider", "unknown provider"))?;
-        let names: Vec<&str> = secret_names.iter().map(String::as_str).collect();
+        let names = provider.secret_names(secret_names, has_refresh_token);
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
         provider.resolve(config, &names, self.allow_insecure_urls).map(|_| ())
     }
 

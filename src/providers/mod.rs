@@ -80,6 +80,18 @@ impl ProviderDef {
         }
     }
 
+    /// The secret names to resolve a connection's plan with: those stored, plus `refresh_token`
+    /// when the token state holds one and this provider takes it as a secret (Qflow, `oauth2`).
+    /// Providers whose refresh tokens only ever come from the vendor (QBench, Quiqup) do not.
+    pub fn secret_names(&self, stored: &[String], has_refresh_token: bool) -> Vec<String> {
+        let mut names = stored.to_vec();
+        let declared = self.secrets.iter().any(|d| d.name == crate::store::REFRESH_TOKEN);
+        if has_refresh_token && declared && !names.iter().any(|n| n == crate::store::REFRESH_TOKEN) {
+            names.push(crate::store::REFRESH_TOKEN.to_owned());
+        }
+        names
+    }
+
     pub fn info(&self) -> ProviderInfo {
         ProviderInfo {
             name: self.name.to_owned(),

@@ -116,6 +116,9 @@ pub const CUBU: ProviderDef = ProviderDef {
     build: |c, _| {
         let tenant = c.required("tenant_id");
         let url_text = match c.str("token_url") {
+            Some(url) if url.contains("{tenant_id}") && c.path_segment("tenant_id", tenant) => {
+                url.replace("{tenant_id}", tenant)
+            }
             Some(url) => url.to_owned(),
             None if c.path_segment("tenant_id", tenant) => {
                 format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token")

@@ -421,9 +421,7 @@ impl TokenService {
         let misconfigured = |errors| TokenError::Misconfigured { id: record.id.clone(), errors };
         let provider = providers::find(&record.provider)
             .ok_or_else(|| misconfigured(ValidationErrors::single("provider", "unknown provider")))?;
-        // The stored secrets, plus a refresh token held in the token state.
-        let mut names = secrets.names();
-        names.extend(record.provider_secret_names().into_iter().filter(|n| !secrets.contains(n)));
+        let names = provider.secret_names(&secrets.names(), record.token_meta.has_refresh_token);
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         provider.resolve(&record.config, &names, self.limits.allow_insecure_urls).map_err(misconfigured)
     }

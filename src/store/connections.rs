@@ -159,17 +159,6 @@ macro_rules! columns {
 /// then rotated, never kept as a reusable secret.
 pub const REFRESH_TOKEN: &str = "refresh_token";
 
-impl ConnectionRecord {
-    /// Secret names as the provider sees them: a stored refresh token counts as given.
-    pub fn provider_secret_names(&self) -> Vec<String> {
-        let mut names = self.secret_names.clone();
-        if self.token_meta.has_refresh_token && !names.iter().any(|n| n == REFRESH_TOKEN) {
-            names.push(REFRESH_TOKEN.to_owned());
-        }
-        names
-    }
-}
-
 /// A connection about to be inserted. Its secrets are sealed already (bound to its id).
 pub struct NewConnection<'a> {
     pub id: &'a ConnectionId,
