@@ -18,3 +18,4 @@ mod resilience;
 mod secrecy;
 mod tokens;
 mod vendor_errors;
+mod vendors;

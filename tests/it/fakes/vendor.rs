@@ -2,6 +2,7 @@
 //! counters, and a record of every access token it issued (all unique), so tests can ask which
 //! token is current and how many times the broker really called.
 
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -61,6 +62,8 @@ pub struct VendorState {
     wrong_credentials: AtomicUsize,
     issued: Mutex<Vec<String>>,
     emitted: Mutex<Vec<String>>,
+    /// Requests by kind (endpoint or grant), for vendors with more than one way in.
+    kinds: Mutex<Vec<String>>,
 }
 
 impl VendorState {
@@ -75,7 +78,17 @@ impl VendorState {
             wrong_credentials: AtomicUsize::new(0),
             issued: Mutex::new(Vec::new()),
             emitted: Mutex::new(Vec::new()),
+            kinds: Mutex::new(Vec::new()),
         }
+    }
+
+    /// How many requests of `kind` (an endpoint or grant, as the fake names it) arrived.
+    pub fn calls_of(&self, kind: &str) -> usize {
+        self.kinds.lock().unwrap().iter().filter(|k| *k == kind).count()
+    }
+
+    pub(super) fn note(&self, kind: &str) {
+        self.kinds.lock().unwrap().push(kind.to_owned());
     }
 
     pub fn client_id(&self) -> String {
@@ -150,6 +163,11 @@ impl VendorState {
             self.wrong_credentials.fetch_add(1, Ordering::SeqCst);
         }
         ok
+    }
+
+    /// Counts a wrong credential `credentials_match` cannot see (an assertion another key signed).
+    pub(super) fn count_wrong_credentials(&self) {
+        self.wrong_credentials.fetch_add(1, Ordering::SeqCst);
     }
 
     /// A new unique access token and its lifetime, recorded as issued.
@@ -254,3 +272,145 @@ pub(super) fn form_pairs(body: &[u8]) -> Option<Vec<(String, String)>> {
 }
 
 pub type SharedVendor = Arc<VendorState>;
+
+/// What a vendor does when a spent single-use refresh token comes back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnReuse {
+    /// Refuses it (`invalid_grant`); the newer token of the chain keeps working.
+    Refuse,
+    /// Treats it as theft: the whole chain is revoked for good (QBench).
+    RevokeFamily,
+}
+
+/// The outcome of presenting a refresh token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Redeemed {
+    /// Good; for a single-use book it is now spent. `family`: the login it descends from.
+    Valid {
+        family: u64,
+    },
+    Unknown,
+    /// Spent before: a reuse, recorded.
+    Reused,
+    /// Its chain was revoked (by a reuse or by the vendor).
+    Revoked,
+}
+
+#[derive(Default)]
+struct Book {
+    /// token → (family, spent)
+    tokens: HashMap<String, (u64, bool)>,
+    issued: Vec<String>,
+    presented: Vec<String>,
+    revoked: HashSet<u64>,
+    families: u64,
+    /// Reuses by the broker: each one fails the test.
+    reuses: Vec<String>,
+    provoked: usize,
+}
+
+/// A vendor's refresh tokens. Single-use books spend a token when it is redeemed and record
+/// every reuse: a broker that sends a spent single-use token loses the customer's login in
+/// production, so the vendor's handle asserts on drop that none happened.
+pub struct RefreshTokens {
+    label: &'static str,
+    single_use: bool,
+    on_reuse: OnReuse,
+    book: Mutex<Book>,
+}
+
+impl RefreshTokens {
+    pub fn new(label: &'static str, single_use: bool, on_reuse: OnReuse) -> RefreshTokens {
+        RefreshTokens { label, single_use, on_reuse, book: Mutex::new(Book::default()) }
+    }
+
+    /// A new refresh token, continuing `family` or starting a new one.
+    pub fn issue(&self, family: Option<u64>) -> (String, u64) {
+        let mut book = self.book.lock().unwrap();
+        let family = family.unwrap_or_else(|| {
+            book.families += 1;
+            book.families
+        });
+        let token = format!("{}-rt-{}-{}", self.label, book.issued.len(), random::hex(16));
+        book.tokens.insert(token.clone(), (family, false));
+        book.issued.push(token.clone());
+        (token, family)
+    }
+
+    /// The vendor's check of a token the broker presented; a single-use token is spent by it.
+    pub fn redeem(&self, token: &str) -> Redeemed {
+        let mut book = self.book.lock().unwrap();
+        book.presented.push(token.to_owned());
+        self.check(&mut book, token, true)
+    }
+
+    fn check(&self, book: &mut Book, token: &str, by_broker: bool) -> Redeemed {
+        let Some(&(family, spent)) = book.tokens.get(token) else {
+            return Redeemed::Unknown;
+        };
+        if spent {
+            if by_broker {
+                let serial = book.issued.iter().position(|t| t == token).unwrap_or_default();
+                book.reuses
+                    .push(format!("{} refresh token #{serial} was presented again after it was spent", self.label));
+            } else {
+                book.provoked += 1;
+            }
+            if self.on_reuse == OnReuse::RevokeFamily {
+                book.revoked.insert(family);
+            }
+            return Redeemed::Reused;
+        }
+        if book.revoked.contains(&family) {
+            return Redeemed::Revoked;
+        }
+        if self.single_use {
+            book.tokens.insert(token.to_owned(), (family, true));
+        }
+        Redeemed::Valid { family }
+    }
+
+    /// The vendor revokes every token it ever issued (a password change, an admin's revocation).
+    pub fn revoke_all(&self) {
+        let mut book = self.book.lock().unwrap();
+        let families: Vec<u64> = book.tokens.values().map(|(f, _)| *f).collect();
+        book.revoked.extend(families);
+    }
+
+    /// Someone other than the broker replays the most recently spent token, on purpose: the
+    /// vendor reacts as it would to theft, but the test does not count it against the broker.
+    pub fn replay_spent(&self) -> Redeemed {
+        let mut book = self.book.lock().unwrap();
+        let spent = book.issued.iter().rev().find(|t| book.tokens.get(*t).is_some_and(|(_, spent)| *spent)).cloned();
+        let token = spent.unwrap_or_else(|| panic!("{}: no spent refresh token to replay", self.label));
+        self.check(&mut book, &token, false)
+    }
+
+    /// Refresh tokens handed out, oldest first.
+    pub fn issued(&self) -> Vec<String> {
+        self.book.lock().unwrap().issued.clone()
+    }
+
+    /// Refresh tokens presented by the broker, in order.
+    pub fn presented(&self) -> Vec<String> {
+        self.book.lock().unwrap().presented.clone()
+    }
+
+    /// Reuses the test provoked itself with `replay_spent`.
+    pub fn provoked_reuses(&self) -> usize {
+        self.book.lock().unwrap().provoked
+    }
+
+    /// Panics if the broker ever presented a spent token.
+    pub fn assert_no_reuse(&self) {
+        let reuses = self.book.lock().unwrap().reuses.clone();
+        assert!(reuses.is_empty(), "the broker reused single-use refresh tokens: {reuses:?}");
+    }
+
+    /// For a fake's `Drop`: the reuse check, unless the test is already failing.
+    pub fn check_on_drop(&self) {
+        if !std::thread::panicking() {
+            self.assert_no_reuse();
+        }
+    }
+}
