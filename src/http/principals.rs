@@ -18,7 +18,7 @@ use super::responses::{AuthProblems, ConflictProblem, InvalidProblems, NotFoundP
 use super::views::{GrantList, KeyCreated, KeyList, PrincipalList, PrincipalView};
 use crate::auth::{ApiKey, Caller};
 use crate::ids::{GrantPattern, PrincipalId};
-use crate::store::{AuditEvent, Role};
+use crate::store::{AuditEvent, GrantChange, Role};
 use crate::validation::ValidationErrors;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -225,14 +225,7 @@ async fn put_grant(
     caller: Caller,
     Path((id, pattern)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require_admin()?;
-    let id = principal_id(&id)?;
-    let pattern = GrantPattern::parse(&pattern)?;
-    let event = AuditEvent::success(Some(&caller.principal), "grant.put", json!({"principal": id, "pattern": pattern}));
-    state.store.put_grant(&id, &pattern, &event).await?;
-    // Takes effect on this replica before we answer; others hear it through the database.
-    state.auth.clear();
-    Ok(StatusCode::NO_CONTENT)
+    change_grant(&state, &caller, &id, &pattern, GrantChange::Put).await
 }
 
 #[utoipa::path(delete, path = "/v1/principals/{id}/grants/{pattern}", tag = "principals", security(("api_key" = [])),
@@ -246,12 +239,25 @@ async fn delete_grant(
     caller: Caller,
     Path((id, pattern)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
+    change_grant(&state, &caller, &id, &pattern, GrantChange::Delete).await
+}
+
+async fn change_grant(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    pattern: &str,
+    change: GrantChange,
+) -> Result<StatusCode, ApiError> {
     caller.require_admin()?;
-    let id = principal_id(&id)?;
-    let pattern = GrantPattern::parse(&pattern)?;
-    let event =
-        AuditEvent::success(Some(&caller.principal), "grant.delete", json!({"principal": id, "pattern": pattern}));
-    state.store.delete_grant(&id, &pattern, &event).await?;
+    let id = principal_id(id)?;
+    let pattern = GrantPattern::parse(pattern)?;
+    let action = match change {
+        GrantChange::Put => "grant.put",
+        GrantChange::Delete => "grant.delete",
+    };
+    let event = AuditEvent::success(Some(&caller.principal), action, json!({"principal": id, "pattern": pattern}));
+    state.store.change_grant(change, &id, &pattern, &event).await?;
     // Takes effect on this replica before we answer; others hear it through the database.
     state.auth.clear();
     Ok(StatusCode::NO_CONTENT)

@@ -16,7 +16,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions};
+use sqlx::query::Query;
 use sqlx::{PgPool, Postgres, Transaction};
 use thiserror::Error;
 
@@ -26,7 +27,7 @@ pub use connections::{
     NewConnection, REFRESH_TOKEN, TokenMeta,
 };
 pub use notify::{Change, Subscription};
-pub use principals::{Authenticated, KeyRecord, PrincipalRecord, Role};
+pub use principals::{Authenticated, GrantChange, KeyRecord, PrincipalRecord, Role};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -193,5 +194,22 @@ impl Store {
 
     async fn begin(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
         Ok(self.pool.begin().await?)
+    }
+
+    /// Runs a statement that must change one row (else `NotFound(what)`), with its audit event,
+    /// in one transaction.
+    async fn change_one(
+        &self,
+        statement: Query<'_, Postgres, PgArguments>,
+        what: &'static str,
+        audit_event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        if statement.execute(&mut *tx).await?.rows_affected() == 0 {
+            return Err(StoreError::NotFound(what));
+        }
+        audit::record(&mut tx, audit_event).await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

@@ -33,6 +33,12 @@ impl Role {
     }
 }
 
+#[derive(Debug, Clone, Copy)]
+pub enum GrantChange {
+    Put,
+    Delete,
+}
+
 #[derive(Debug, Clone)]
 pub struct PrincipalRecord {
     pub id: PrincipalId,
@@ -170,18 +176,8 @@ impl Store {
 
     /// Deletes the principal; its keys and grants go with it (foreign keys cascade).
     pub async fn delete_principal(&self, id: &PrincipalId, audit_event: &AuditEvent) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        let deleted = sqlx::query("delete from principals where id = $1")
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if deleted == 0 {
-            return Err(StoreError::NotFound("principal"));
-        }
-        audit::record(&mut tx, audit_event).await?;
-        tx.commit().await?;
-        Ok(())
+        let delete = sqlx::query("delete from principals where id = $1").bind(id.as_str());
+        self.change_one(delete, "principal", audit_event).await
     }
 
     pub async fn create_key(
@@ -231,60 +227,18 @@ impl Store {
         key_id: &str,
         audit_event: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        let found = sqlx::query(
-            "update api_keys set revoked_at = coalesce(revoked_at, now())
-              where principal_id = $1 and id = $2",
+        let revoke = sqlx::query(
+            "update api_keys set revoked_at = coalesce(revoked_at, now()) where principal_id = $1 and id = $2",
         )
         .bind(principal.as_str())
-        .bind(key_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if found == 0 {
-            return Err(StoreError::NotFound("api key"));
-        }
-        audit::record(&mut tx, audit_event).await?;
-        tx.commit().await?;
-        Ok(())
+        .bind(key_id);
+        self.change_one(revoke, "api key", audit_event).await
     }
 
-    /// Grants (idempotently) that `principal` may fetch tokens of connections matching `pattern`.
-    pub async fn put_grant(
+    /// Adds or removes (idempotently) a grant of an existing principal, with its audit event.
+    pub async fn change_grant(
         &self,
-        principal: &PrincipalId,
-        pattern: &GrantPattern,
-        audit_event: &AuditEvent,
-    ) -> Result<(), StoreError> {
-        self.change_grant(
-            "insert into grants (principal_id, pattern) values ($1, $2) on conflict do nothing",
-            principal,
-            pattern,
-            audit_event,
-        )
-        .await
-    }
-
-    /// Removes a grant (idempotently).
-    pub async fn delete_grant(
-        &self,
-        principal: &PrincipalId,
-        pattern: &GrantPattern,
-        audit_event: &AuditEvent,
-    ) -> Result<(), StoreError> {
-        self.change_grant(
-            "delete from grants where principal_id = $1 and pattern = $2",
-            principal,
-            pattern,
-            audit_event,
-        )
-        .await
-    }
-
-    /// Runs `statement` ($1 principal, $2 pattern) for an existing principal, with its audit event.
-    async fn change_grant(
-        &self,
-        statement: &'static str,
+        change: GrantChange,
         principal: &PrincipalId,
         pattern: &GrantPattern,
         audit_event: &AuditEvent,
@@ -298,6 +252,10 @@ impl Store {
         if exists.is_none() {
             return Err(StoreError::NotFound("principal"));
         }
+        let statement = match change {
+            GrantChange::Put => "insert into grants (principal_id, pattern) values ($1, $2) on conflict do nothing",
+            GrantChange::Delete => "delete from grants where principal_id = $1 and pattern = $2",
+        };
         sqlx::query(statement).bind(principal.as_str()).bind(pattern.as_str()).execute(&mut *tx).await?;
         audit::record(&mut tx, audit_event).await?;
         tx.commit().await?;

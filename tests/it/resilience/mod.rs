@@ -21,11 +21,5 @@ use crate::harness::client::Resp;
 
 /// `Retry-After` in whole seconds; the answer must carry one.
 pub fn retry_after_secs(resp: &Resp) -> u64 {
-    let value = resp
-        .header("retry-after")
-        .unwrap_or_else(|| panic!("{} {} → {} lacks Retry-After: {}", resp.method, resp.path, resp.status, resp.body));
-    let seconds: u64 =
-        value.trim().parse().unwrap_or_else(|_| panic!("Retry-After {value:?} is not a number of seconds"));
-    assert!(seconds >= 1, "Retry-After: {seconds}");
-    seconds
+    crate::vendor_errors::retry_after(resp).as_secs()
 }
