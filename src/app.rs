@@ -13,7 +13,7 @@ use crate::config::{DatabaseArgs, KeyArgs, ServeArgs};
 use crate::crypto::KeyRing;
 use crate::http::{AppState, HttpLimits};
 use crate::refresh::TokenService;
-use crate::refresh::state::{TokenState, binding};
+use crate::refresh::state::{Owner, TokenState};
 use crate::store::{AuditEvent, ConnectionChange, Store};
 
 /// Postgres is the only backend today; the embedded SQLite default is planned.
@@ -139,12 +139,13 @@ pub async fn rekey(db: &DatabaseArgs, keys: &KeyArgs) -> anyhow::Result<()> {
     for record in store.list_connections().await? {
         let mut locked = store.lock_connection(&record.id, Duration::from_secs(60)).await?;
         let record = locked.record().clone();
-        let secrets = keys.open(binding(&record.id, "secrets"), &record.secrets)?;
-        let sealed_secrets = keys.seal(binding(&record.id, "secrets"), &secrets)?;
+        let owner = Owner::of(&record);
+        let secrets = keys.open(owner.binding("secrets"), &record.secrets)?;
+        let sealed_secrets = keys.seal(owner.binding("secrets"), &secrets)?;
         let token = match &record.token {
             Some(sealed) => {
-                let state = TokenState::open(&keys, &record.id, sealed)?;
-                Some((Some(state.seal(&keys, &record.id)?), state.meta()))
+                let state = TokenState::open(&keys, &owner, sealed)?;
+                Some((Some(state.seal(&keys, &owner)?), state.meta()))
             }
             None => None,
         };

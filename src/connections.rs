@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use crate::crypto::{CryptoError, KeyRing};
 use crate::ids::{ConnectionId, PrincipalId};
 use crate::providers;
-use crate::refresh::state::{TokenState, binding};
+use crate::refresh::state::{Owner, TokenState};
 use crate::secret::SecretMap;
 use crate::store::{
     AuditEvent, ConnectionChange, ConnectionRecord, ConnectionStatus, NewConnection, Store, StoreError,
@@ -72,8 +72,9 @@ impl Manager<'_> {
             return Err(errors.into());
         }
         let (secrets, token) = split_refresh_token(secrets);
-        let sealed_secrets = self.keys.seal(binding(&id, "secrets"), &secrets.to_plaintext())?;
-        let sealed_token = if token.is_empty() { None } else { Some(token.seal(self.keys, &id)?) };
+        let owner = Owner::new(&id, provider.name, &req.config);
+        let sealed_secrets = self.keys.seal(owner.binding("secrets"), &secrets.to_plaintext())?;
+        let sealed_token = if token.is_empty() { None } else { Some(token.seal(self.keys, &owner)?) };
         let names = secrets.names();
         let event = AuditEvent::success(
             Some(actor),
@@ -127,15 +128,28 @@ impl Manager<'_> {
         // A refresh token (and the vendor's cookies) belongs to one client at one endpoint:
         // never send it to another.
         let drop_refresh = changed.iter().any(|k| VENDOR_FACING.contains(k));
-        let change = ConnectionChange { description, config: config.as_ref(), status, ..ConnectionChange::default() };
-        // A token obtained under the old config may not fit the new one; the refresh token stays.
+        // Sealed values are bound to the config: under a new config they are sealed anew.
+        let owner = Owner::new(&record.id, &record.provider, config.as_ref().unwrap_or(&record.config));
+        let resealed_secrets = match &config {
+            Some(_) => Some(self.keys.seal(owner.binding("secrets"), &self.open_secrets(&record)?.to_plaintext())?),
+            None => None,
+        };
+        let change = ConnectionChange {
+            description,
+            config: config.as_ref(),
+            status,
+            secrets: resealed_secrets.as_deref().map(|s| (record.secret_names.as_slice(), s)),
+            ..ConnectionChange::default()
+        };
+        // A token obtained under the old config may not fit the new one; the refresh token stays
+        // unless the change points at another endpoint or client.
         let mut token = self.token_state(&record)?;
         if drop_refresh {
             token.refresh_token = None;
             token.refresh_token_expires_at = None;
             token.cookies.clear();
         }
-        let sealed = self.rewrite_token(&record.id, &mut token, config.is_some())?;
+        let sealed = self.rewrite_token(&owner, &mut token, config.is_some())?;
         locked.apply(&change, sealed.as_ref().map(|s| (s.as_deref(), token.meta()))).await?;
         locked
             .audit(
@@ -192,8 +206,9 @@ impl Manager<'_> {
             token.refresh_token_expires_at = None;
             token.cookies.clear();
         }
-        let sealed_token = self.rewrite_token(&record.id, &mut token, true)?;
-        let sealed_secrets = self.keys.seal(binding(id, "secrets"), &secrets.to_plaintext())?;
+        let owner = Owner::of(&record);
+        let sealed_token = self.rewrite_token(&owner, &mut token, true)?;
+        let sealed_secrets = self.keys.seal(owner.binding("secrets"), &secrets.to_plaintext())?;
         let secret_names = secrets.names();
         let status = (record.status == ConnectionStatus::NeedsReauth).then_some(ConnectionStatus::Active);
         let change = ConnectionChange {
@@ -235,14 +250,14 @@ impl Manager<'_> {
     }
 
     fn open_secrets(&self, record: &ConnectionRecord) -> Result<SecretMap, ManageError> {
-        let plaintext = self.keys.open(binding(&record.id, "secrets"), &record.secrets)?;
+        let plaintext = self.keys.open(Owner::of(record).binding("secrets"), &record.secrets)?;
         SecretMap::from_plaintext(&plaintext)
             .map_err(|_| StoreError::Corrupt("stored secrets are not a map".into()).into())
     }
 
     fn token_state(&self, record: &ConnectionRecord) -> Result<TokenState, ManageError> {
         match &record.token {
-            Some(sealed) => Ok(TokenState::open(self.keys, &record.id, sealed).map_err(StoreError::from)?),
+            Some(sealed) => Ok(TokenState::open(self.keys, &Owner::of(record), sealed).map_err(StoreError::from)?),
             None => Ok(TokenState::default()),
         }
     }
@@ -250,7 +265,7 @@ impl Manager<'_> {
     /// The token column's new value when it changes: `Some(None)` clears it.
     fn rewrite_token(
         &self,
-        id: &ConnectionId,
+        owner: &Owner<'_>,
         token: &mut TokenState,
         drop_access: bool,
     ) -> Result<Option<Option<Vec<u8>>>, ManageError> {
@@ -261,7 +276,7 @@ impl Manager<'_> {
         if token.is_empty() {
             return Ok(Some(None));
         }
-        Ok(Some(Some(token.seal(self.keys, id)?)))
+        Ok(Some(Some(token.seal(self.keys, owner)?)))
     }
 }
 

@@ -144,6 +144,7 @@ fn associated_data(binding: Binding<'_>, header: &[u8]) -> Vec<u8> {
         binding.table.as_bytes(),
         binding.row.as_bytes(),
         binding.field.as_bytes(),
+        binding.context,
         header,
     ] {
         aad.extend_from_slice(&(part.len() as u32).to_be_bytes());
@@ -171,7 +172,7 @@ mod tests {
         format!("{id}:{}", STANDARD.encode([byte; 32]))
     }
 
-    const A: Binding<'static> = Binding { table: "connections", row: "a", field: "secrets" };
+    const A: Binding<'static> = Binding { table: "connections", row: "a", field: "secrets", context: b"ctx" };
 
     #[test]
     fn round_trips_with_fresh_nonces() {
@@ -189,8 +190,10 @@ mod tests {
         let sealed = ring.seal(A, b"secret").unwrap();
         let other_row = Binding { row: "b", ..A };
         let other_field = Binding { field: "token", ..A };
+        let other_context = Binding { context: b"other config", ..A };
         assert!(matches!(ring.open(other_row, &sealed), Err(CryptoError::Integrity { .. })));
         assert!(matches!(ring.open(other_field, &sealed), Err(CryptoError::Integrity { .. })));
+        assert!(matches!(ring.open(other_context, &sealed), Err(CryptoError::Integrity { .. })));
     }
 
     #[test]

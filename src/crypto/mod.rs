@@ -22,6 +22,10 @@ pub struct Binding<'a> {
     pub table: &'static str,
     pub row: &'a str,
     pub field: &'static str,
+    /// What else the value is only valid with (for connections: a digest of the provider and
+    /// config, so that pointing a stored connection at another URL without the master key
+    /// makes its secrets undecryptable instead of sending them there).
+    pub context: &'a [u8],
 }
 
 impl std::fmt::Display for Binding<'_> {

@@ -24,7 +24,7 @@ use thiserror::Error;
 
 pub use flight::Flights;
 pub use freshness::Want;
-use state::{AccessToken, StateError, TokenState};
+use state::{AccessToken, Owner, StateError, TokenState};
 
 use crate::config::VendorLimits;
 use crate::crypto::{CryptoError, KeyRing};
@@ -184,7 +184,7 @@ impl TokenService {
     fn entry_for(&self, record: ConnectionRecord) -> Result<cache::Entry, TokenError> {
         let live = record.token_meta.expires_at.is_some_and(|at| at > Utc::now());
         let token = match (&record.token, live && record.status == ConnectionStatus::Active) {
-            (Some(sealed), true) => match TokenState::open(&self.keys, &record.id, sealed)?.access {
+            (Some(sealed), true) => match TokenState::open(&self.keys, &Owner::of(&record), sealed)?.access {
                 Some(access) => {
                     let issued = self.issue(&record, access.clone())?;
                     Some((access, issued))
@@ -222,7 +222,7 @@ impl TokenService {
         let record = locked.record().clone();
         check_status(&record)?;
         let state = match &record.token {
-            Some(sealed) => TokenState::open(&self.keys, id, sealed)?,
+            Some(sealed) => TokenState::open(&self.keys, &Owner::of(&record), sealed)?,
             None => TokenState::default(),
         };
         if let Some(access) = state.access.as_ref()
@@ -259,7 +259,7 @@ impl TokenService {
             return Ok(false);
         }
         let state = match &record.token {
-            Some(sealed) => TokenState::open(&self.keys, id, sealed)?,
+            Some(sealed) => TokenState::open(&self.keys, &Owner::of(&record), sealed)?,
             None => TokenState::default(),
         };
         let lead = chrono::Duration::from_std(lead).unwrap_or(chrono::Duration::MAX);
@@ -288,7 +288,7 @@ impl TokenService {
         let secrets = self.open_secrets(&record)?;
         let plan = self.plan(&record, &secrets)?;
         let result = self.obtain(&plan, &secrets, &mut state, &mut locked).await;
-        let sealed = if state.is_empty() { None } else { Some(state.seal(&self.keys, id)?) };
+        let sealed = if state.is_empty() { None } else { Some(state.seal(&self.keys, &Owner::of(&record))?) };
         let failure = match result {
             Ok(()) => None,
             Err(Failure::Store(e)) => return Err(e.into()),
@@ -413,7 +413,7 @@ impl TokenService {
     }
 
     fn open_secrets(&self, record: &ConnectionRecord) -> Result<SecretMap, TokenError> {
-        let plaintext = self.keys.open(state::binding(&record.id, "secrets"), &record.secrets)?;
+        let plaintext = self.keys.open(Owner::of(record).binding("secrets"), &record.secrets)?;
         SecretMap::from_plaintext(&plaintext).map_err(|_| TokenError::State(StateError::Format))
     }
 

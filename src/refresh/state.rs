@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 use crate::crypto::{Binding, CryptoError, KeyRing};
 use crate::ids::ConnectionId;
 use crate::secret::ZeroizingString;
-use crate::store::{StoreError, TokenMeta};
+use crate::store::{ConnectionRecord, StoreError, TokenMeta};
 
 #[derive(Clone)]
 pub struct AccessToken {
@@ -38,8 +38,34 @@ impl std::fmt::Debug for TokenState {
     }
 }
 
-pub fn binding<'a>(id: &'a ConnectionId, field: &'static str) -> Binding<'a> {
-    Binding { table: "connections", row: id.as_str(), field }
+/// Whose sealed values these are: the connection, and a digest of its provider and config.
+/// Both are part of every sealed value's associated data, so a ciphertext moved to another
+/// connection fails, and so does one whose connection was re-pointed (say, `token_url`
+/// changed in the database by someone without the master key) — the secret is never sent.
+pub struct Owner<'a> {
+    pub id: &'a ConnectionId,
+    context: [u8; 32],
+}
+
+impl<'a> Owner<'a> {
+    pub fn new(id: &'a ConnectionId, provider: &str, config: &serde_json::Value) -> Self {
+        use sha2::{Digest, Sha256};
+        let mut digest = Sha256::new();
+        digest.update(provider.as_bytes());
+        digest.update([0]);
+        // serde_json's maps are ordered by key, so the same config always serializes alike,
+        // whether it came from a request or back from the database.
+        digest.update(serde_json::to_vec(config).unwrap_or_default());
+        Self { id, context: digest.finalize().into() }
+    }
+
+    pub fn of(record: &'a ConnectionRecord) -> Self {
+        Self::new(&record.id, &record.provider, &record.config)
+    }
+
+    pub fn binding(&self, field: &'static str) -> Binding<'_> {
+        Binding { table: "connections", row: self.id.as_str(), field, context: &self.context }
+    }
 }
 
 /// The sealed form, version 1. Borrowed for writing so no unzeroized copy is made.
@@ -82,7 +108,7 @@ impl TokenState {
         self.access.is_none() && self.refresh_token.is_none() && self.cookies.is_empty()
     }
 
-    pub fn seal(&self, keys: &KeyRing, id: &ConnectionId) -> Result<Vec<u8>, CryptoError> {
+    pub fn seal(&self, keys: &KeyRing, owner: &Owner<'_>) -> Result<Vec<u8>, CryptoError> {
         let out = Out {
             v: 1,
             access_token: self.access.as_ref().map(|a| a.token.expose_secret()),
@@ -95,14 +121,14 @@ impl TokenState {
         };
         let mut plaintext = Zeroizing::new(Vec::with_capacity(512));
         serde_json::to_writer(&mut *plaintext, &out).map_err(|_| CryptoError::Malformed {
-            binding: binding(id, "token").to_string(),
+            binding: owner.binding("token").to_string(),
             reason: "cannot serialize",
         })?;
-        keys.seal(binding(id, "token"), &plaintext)
+        keys.seal(owner.binding("token"), &plaintext)
     }
 
-    pub fn open(keys: &KeyRing, id: &ConnectionId, sealed: &[u8]) -> Result<Self, StateError> {
-        let plaintext = keys.open(binding(id, "token"), sealed)?;
+    pub fn open(keys: &KeyRing, owner: &Owner<'_>, sealed: &[u8]) -> Result<Self, StateError> {
+        let plaintext = keys.open(owner.binding("token"), sealed)?;
         let raw: In = serde_json::from_slice(&plaintext).map_err(|_| StateError::Format)?;
         if raw.v != 1 {
             return Err(StateError::Format);

@@ -1,6 +1,7 @@
 //! Stored ciphertexts are bound to their row and field: moved or altered bytes fail closed
 //! (500 `internal`), never decrypt into another connection's secret or token.
 
+mod repointed_config;
 mod secrets_tampering;
 mod token_swap;
 
