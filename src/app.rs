@@ -58,17 +58,17 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let auth = Arc::new(AuthCache::new(args.cache_ttl()));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let coherence = tokio::spawn(crate::coherence::run(store.clone(), tokens.clone(), auth.clone(), stopped.clone()));
-    let handouts = Arc::new(crate::handouts::Handouts::default());
-    let handout_audit = tokio::spawn(crate::handouts::run(handouts.clone(), store.clone(), stopped.clone()));
+    let usage = Arc::new(crate::usage::Usage::default());
+    let usage_audit = tokio::spawn(crate::usage::run(usage.clone(), store.clone(), stopped.clone()));
     let ahead = args
         .ahead_settings()
-        .map(|settings| tokio::spawn(crate::refresh::ahead::run(tokens.clone(), settings, stopped)));
+        .map(|settings| tokio::spawn(crate::refresh::ahead::run(tokens.clone(), usage.clone(), settings, stopped)));
     let http_limits = HttpLimits {
         request_timeout: Duration::from_millis(args.request_timeout_ms),
         max_body_bytes: args.max_body_bytes,
     };
     let ops = crate::http::Operations { metrics: crate::http::metrics::install() };
-    let app = crate::http::router(AppState { store, tokens, auth, handouts }, &http_limits, ops);
+    let app = crate::http::router(AppState { store, tokens, auth, usage }, &http_limits, ops);
     let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(addr = %addr, "listening");
@@ -80,7 +80,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let _ = ahead.await;
     }
     let _ = coherence.await;
-    let _ = handout_audit.await;
+    let _ = usage_audit.await;
     tracing::info!("stopped");
     Ok(())
 }

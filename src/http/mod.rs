@@ -38,7 +38,7 @@ pub struct AppState {
     pub store: Store,
     pub tokens: Arc<TokenService>,
     pub auth: Arc<AuthCache>,
-    pub handouts: Arc<crate::handouts::Handouts>,
+    pub usage: Arc<crate::usage::Usage>,
 }
 
 pub struct HttpLimits {

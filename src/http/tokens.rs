@@ -133,7 +133,7 @@ fn min_ttl(query: Option<&str>) -> Result<i64, ApiError> {
 
 fn answer(state: &AppState, caller: &Caller, token: IssuedToken) -> Response {
     tracing::debug!(connection = %token.connection_id, principal = %caller.principal, "token handed out");
-    state.handouts.record(&caller.principal, &token.connection_id);
+    state.usage.record(&caller.principal, &token.connection_id);
     let body = TokenResponse {
         connection_id: token.connection_id.to_string(),
         access_token: token.access_token.expose_secret().to_owned(),

@@ -3,8 +3,7 @@
 //! tokens that near their end (QBench: 7 days) even when nobody asks. Replicas divide the work
 //! through the row lock: a row someone else holds is skipped (`FOR UPDATE SKIP LOCKED`).
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
@@ -12,7 +11,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use super::TokenService;
-use crate::ids::ConnectionId;
+use crate::usage::Usage;
 
 #[derive(Debug, Clone, Copy)]
 pub struct AheadSettings {
@@ -30,27 +29,13 @@ pub struct AheadSettings {
 const RECENTLY_USED: Duration = Duration::from_secs(15 * 60);
 const BATCH: i64 = 100;
 
-/// Which connections handed out tokens since the last flush: memory on the hot path,
-/// one batched `UPDATE` per interval.
-#[derive(Default)]
-pub struct Usage(Mutex<HashSet<String>>);
-
-impl Usage {
-    pub fn mark(&self, id: &ConnectionId) {
-        let mut used = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if !used.contains(id.as_str()) {
-            used.insert(id.as_str().to_owned());
-        }
-    }
-
-    fn take(&self) -> Vec<String> {
-        let mut used = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        used.drain().collect()
-    }
-}
-
 /// Runs until `stop` turns true; refreshes already started are finished first.
-pub async fn run(tokens: Arc<TokenService>, settings: AheadSettings, mut stop: watch::Receiver<bool>) {
+pub async fn run(
+    tokens: Arc<TokenService>,
+    usage: Arc<Usage>,
+    settings: AheadSettings,
+    mut stop: watch::Receiver<bool>,
+) {
     let permits = Arc::new(Semaphore::new(settings.concurrency.max(1)));
     let mut running = JoinSet::new();
     loop {
@@ -63,7 +48,7 @@ pub async fn run(tokens: Arc<TokenService>, settings: AheadSettings, mut stop: w
         if *stop.borrow() {
             break;
         }
-        let used = tokens.usage.take();
+        let used = usage.recent_connections();
         if !used.is_empty()
             && let Err(err) = tokens.store.touch_connections(&used).await
         {

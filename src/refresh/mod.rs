@@ -76,7 +76,6 @@ pub struct IssuedToken {
 
 pub struct TokenService {
     pub(crate) store: Store,
-    pub(crate) usage: ahead::Usage,
     cache: cache::TokenCache,
     keys: Arc<KeyRing>,
     vendor: VendorClient,
@@ -100,7 +99,6 @@ impl TokenService {
             keys,
             vendor: VendorClient::new(&limits)?,
             flights: Flights::default(),
-            usage: ahead::Usage::default(),
             cache: cache::TokenCache::new(cache_ttl),
             rotate_lead: chrono::Duration::from_std(rotate_lead).unwrap_or(chrono::Duration::days(1)),
             limits,
@@ -116,12 +114,6 @@ impl TokenService {
     }
 
     pub async fn token(self: &Arc<Self>, id: &ConnectionId, want: Want) -> Result<IssuedToken, TokenError> {
-        let token = self.find_or_refresh(id, want).await?;
-        self.usage.mark(id);
-        Ok(token)
-    }
-
-    async fn find_or_refresh(self: &Arc<Self>, id: &ConnectionId, want: Want) -> Result<IssuedToken, TokenError> {
         let entry = self.current(id, true).await?;
         if let Some(token) = answer(&entry, &want)? {
             metrics::counter!("tokenbroker_tokens_total", "source" => "memory").increment(1);

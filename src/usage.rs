@@ -1,8 +1,11 @@
-//! Token hand-outs in the audit trail, aggregated per principal, connection and minute: the hot
-//! path only bumps a counter in memory; a background task writes finished minutes as one
-//! `token.issue` event each (`detail: {count, minute}`), and everything left on shutdown.
+//! Which tokens were handed out, tallied per principal, connection and minute. The hot path
+//! only bumps a counter in memory (one lock, no I/O). Off the hot path the tally feeds:
+//! - the audit trail: a background task writes each finished minute as one `token.issue`
+//!   event (`detail: {count, minute}`), and everything left on shutdown;
+//! - refresh-ahead: the connections still in the tally (used within about the last minute)
+//!   have their `last_used_at` written by each refresh-ahead pass.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -16,15 +19,22 @@ use crate::store::{AuditEvent, Store};
 type Bucket = (PrincipalId, ConnectionId, DateTime<Utc>);
 
 #[derive(Default)]
-pub struct Handouts(Mutex<HashMap<Bucket, u64>>);
+pub struct Usage(Mutex<HashMap<Bucket, u64>>);
 
 const FLUSH_EVERY: Duration = Duration::from_secs(15);
 
-impl Handouts {
+impl Usage {
     pub fn record(&self, principal: &PrincipalId, connection: &ConnectionId) {
         let minute = Utc::now().duration_trunc(TimeDelta::minutes(1)).unwrap_or_else(|_| Utc::now());
         let mut counts = self.0.lock().unwrap_or_else(|p| p.into_inner());
         *counts.entry((principal.clone(), connection.clone(), minute)).or_default() += 1;
+    }
+
+    /// Connections that handed out a token within about the last minute.
+    pub fn recent_connections(&self) -> Vec<String> {
+        let counts = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let ids: HashSet<&str> = counts.keys().map(|(_, connection, _)| connection.as_str()).collect();
+        ids.into_iter().map(str::to_owned).collect()
     }
 
     /// Takes the buckets of minutes that have ended (all of them when `everything`).
@@ -57,12 +67,13 @@ impl Handouts {
     }
 }
 
-pub async fn run(handouts: std::sync::Arc<Handouts>, store: Store, mut stop: watch::Receiver<bool>) {
+/// Writes finished minutes to the audit trail until `stop`, then whatever is left.
+pub async fn run(usage: std::sync::Arc<Usage>, store: Store, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(FLUSH_EVERY) => handouts.flush(&store, false).await,
+            _ = tokio::time::sleep(FLUSH_EVERY) => usage.flush(&store, false).await,
             _ = stop.changed() => break,
         }
     }
-    handouts.flush(&store, true).await;
+    usage.flush(&store, true).await;
 }
