@@ -130,7 +130,6 @@ impl ServeArgs {
     pub fn ahead_settings(&self) -> Option<crate::refresh::ahead::AheadSettings> {
         (self.refresh_ahead_secs > 0).then(|| crate::refresh::ahead::AheadSettings {
             lead: Duration::from_secs(self.refresh_ahead_secs),
-            rotate_lead: Duration::from_secs(self.rotate_refresh_tokens_before_secs),
             interval: Duration::from_millis(self.refresh_ahead_interval_ms.max(100)),
             concurrency: 4,
         })

@@ -147,7 +147,7 @@ async fn update_connection(
         .update(&caller.principal, &id, req.description.as_deref(), req.config.as_ref(), req.status)
         .await?;
     // Takes effect on this replica before we answer; others hear it through the database.
-    state.tokens.forget(&id, Some(record.generation));
+    state.tokens.changed(id.as_str(), Some(record.generation));
     Ok(Json(record.into()))
 }
 
@@ -179,7 +179,7 @@ async fn replace_secrets(
     let req: ReplaceSecrets = json_body(&headers, &body)?;
     let record = manager(&state).replace_secrets(&caller.principal, &id, &req.secrets).await?;
     // Takes effect on this replica before we answer; others hear it through the database.
-    state.tokens.forget(&id, Some(record.generation));
+    state.tokens.changed(id.as_str(), Some(record.generation));
     Ok(Json(record.into()))
 }
 
@@ -198,6 +198,6 @@ async fn delete_connection(
     let id = connection_id(&id)?;
     manager(&state).delete(&caller.principal, &id).await?;
     // Takes effect on this replica before we answer; others hear it through the database.
-    state.tokens.forget(&id, None);
+    state.tokens.changed(id.as_str(), None);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -17,8 +17,6 @@ use crate::usage::Usage;
 pub struct AheadSettings {
     /// Refresh when less than this is left (or half the token's lifetime, if shorter).
     pub lead: Duration,
-    /// Rotate a refresh token that ends within this.
-    pub rotate_lead: Duration,
     /// How often each replica looks for due connections.
     pub interval: Duration,
     /// Connections refreshed at once by one replica.
@@ -54,7 +52,7 @@ pub async fn run(
         {
             tracing::warn!(error = %err, "could not record connection usage");
         }
-        let due = match tokens.store.due_connections(settings.lead, settings.rotate_lead, RECENTLY_USED, BATCH).await {
+        let due = match tokens.store.due_connections(settings.lead, tokens.rotate_lead(), RECENTLY_USED, BATCH).await {
             Ok(due) => due,
             Err(err) => {
                 tracing::warn!(error = %err, "refresh-ahead could not list due connections");
@@ -66,7 +64,7 @@ pub async fn run(
             let tokens = tokens.clone();
             running.spawn(async move {
                 let _permit = permit;
-                match tokens.refresh_ahead(&id, settings.lead, settings.rotate_lead).await {
+                match tokens.refresh_ahead(&id, settings.lead).await {
                     Ok(true) => tracing::info!(connection = %id, "refreshed ahead of expiry"),
                     Ok(false) => {}
                     Err(err) => tracing::warn!(connection = %id, error = %err, "refresh-ahead failed"),

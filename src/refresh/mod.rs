@@ -81,8 +81,9 @@ pub struct TokenService {
     vendor: VendorClient,
     flights: Flights,
     limits: VendorLimits,
-    /// A refresh token ending within this is used up rather than kept (see `obtain`).
-    rotate_lead: chrono::Duration,
+    /// A refresh token ending within this is rotated by refresh-ahead, and not kept when an
+    /// answer brings none (see `obtain`).
+    rotate_lead: Duration,
 }
 
 impl TokenService {
@@ -100,13 +101,17 @@ impl TokenService {
             vendor: VendorClient::new(&limits)?,
             flights: Flights::default(),
             cache: cache::TokenCache::new(cache_ttl),
-            rotate_lead: chrono::Duration::from_std(rotate_lead).unwrap_or(chrono::Duration::days(1)),
+            rotate_lead,
             limits,
         })
     }
 
     pub fn keys(&self) -> &KeyRing {
         &self.keys
+    }
+
+    pub fn rotate_lead(&self) -> Duration {
+        self.rotate_lead
     }
 
     pub fn allow_insecure_urls(&self) -> bool {
@@ -178,7 +183,9 @@ impl TokenService {
         let token = match (&record.token, live && record.status == ConnectionStatus::Active) {
             (Some(sealed), true) => match TokenState::open(&self.keys, &Owner::of(&record), sealed)?.access {
                 Some(access) => {
-                    let issued = self.issue(&record, access.clone())?;
+                    let secrets = self.open_secrets(&record)?;
+                    let plan = self.plan(&record, &secrets)?;
+                    let issued = issue(&record, &plan, &secrets, access.clone())?;
                     Some((access, issued))
                 }
                 None => None,
@@ -188,13 +195,8 @@ impl TokenService {
         Ok(cache::Entry { record, token })
     }
 
-    /// An admin change made through this process: the row is now at `generation` (`None`:
-    /// deleted). Takes effect here before the change is answered.
-    pub fn forget(&self, id: &ConnectionId, generation: Option<i64>) {
-        self.cache.changed(id.as_str(), generation);
-    }
-
-    /// A change notification from another replica (or this one).
+    /// The row changed to `generation` (`None`: deleted): from a change notification, or from an
+    /// admin change made through this process (so it holds here before it is answered).
     pub fn changed(&self, id: &str, generation: Option<i64>) {
         self.cache.changed(id, generation);
     }
@@ -232,14 +234,9 @@ impl TokenService {
 
     /// Refreshes ahead of need, from the background task: skips a connection whose lock
     /// someone else holds (they are refreshing it), and one that does not need it any more.
-    /// `lead`: refresh when the access token has less than this (or half its lifetime) left;
-    /// `rotate_lead`: use a refresh token that ends within this, so it is rotated, not lost.
-    pub async fn refresh_ahead(
-        &self,
-        id: &ConnectionId,
-        lead: Duration,
-        rotate_lead: Duration,
-    ) -> Result<bool, TokenError> {
+    /// `lead`: refresh when the access token has less than this (or half its lifetime) left.
+    /// A refresh token ending within `rotate_lead` is used, so it is rotated rather than lost.
+    pub async fn refresh_ahead(&self, id: &ConnectionId, lead: Duration) -> Result<bool, TokenError> {
         let Some(locked) = self.store.try_lock_connection(id, self.lock_hold()).await? else {
             return Ok(false);
         };
@@ -254,13 +251,11 @@ impl TokenService {
             Some(sealed) => TokenState::open(&self.keys, &Owner::of(&record), sealed)?,
             None => TokenState::default(),
         };
-        let lead = chrono::Duration::from_std(lead).unwrap_or(chrono::Duration::MAX);
+        let lead = chrono_duration(lead);
         let access_due =
             state.access.as_ref().is_none_or(|a| a.expires_at - now < lead.min((a.expires_at - a.obtained_at) / 2));
         let rotation_due = state.refresh_token.is_some()
-            && state
-                .refresh_token_expires_at
-                .is_some_and(|at| at - now < chrono::Duration::from_std(rotate_lead).unwrap_or(chrono::Duration::MAX));
+            && state.refresh_token_expires_at.is_some_and(|at| at - now < chrono_duration(self.rotate_lead));
         if !access_due && !rotation_due {
             locked.release().await?;
             return Ok(false);
@@ -292,7 +287,7 @@ impl TokenService {
             let record = locked.commit().await?;
             let access = state.access.ok_or_else(|| StoreError::Corrupt("refresh produced no token".into()))?;
             tracing::info!(connection = %id, expires_at = %access.expires_at, "obtained a new token from the vendor");
-            let issued = self.issue(&record, access.clone())?;
+            let issued = issue(&record, &plan, &secrets, access.clone())?;
             self.cache.put(id.as_str(), Arc::new(cache::Entry { record, token: Some((access, issued.clone())) }));
             return Ok(issued);
         };
@@ -350,7 +345,9 @@ impl TokenService {
                     // A reusable refresh token is kept when the answer brings none, unless it is
                     // near its end: then the next refresh uses the primary grant instead of
                     // finding the same old token due again and again.
-                    let near_end = state.refresh_token_expires_at.is_some_and(|at| at - Utc::now() < self.rotate_lead);
+                    let near_end = state
+                        .refresh_token_expires_at
+                        .is_some_and(|at| at - Utc::now() < chrono_duration(self.rotate_lead));
                     let kept = (!plan.rotating_refresh_tokens && !near_end).then_some(refresh_token);
                     absorb(state, grant, kept);
                     return Ok(());
@@ -417,36 +414,40 @@ impl TokenService {
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         provider.resolve(&record.config, &names, self.limits.allow_insecure_urls).map_err(misconfigured)
     }
+}
 
-    fn issue(&self, record: &ConnectionRecord, access: AccessToken) -> Result<IssuedToken, TokenError> {
-        let secrets = self.open_secrets(record)?;
-        let plan = self.plan(record, &secrets)?;
-        let authorization = SecretString::from(format!("{} {}", access.token_type, access.token.expose_secret()));
-        let mut headers = vec![("Authorization".to_owned(), authorization)];
-        for (name, source) in &plan.headers {
-            let value = match source {
-                HeaderSource::Static(v) => SecretString::from(v.as_str()),
-                HeaderSource::Secret(secret) => {
-                    secrets.get(secret).cloned().ok_or_else(|| TokenError::Misconfigured {
-                        id: record.id.clone(),
-                        errors: ValidationErrors::single(
-                            format!("secrets.{secret}"),
-                            "required by a handed-out header",
-                        ),
-                    })?
-                }
-            };
-            headers.push((name.clone(), value));
-        }
-        Ok(IssuedToken {
-            connection_id: record.id.clone(),
-            access_token: access.token,
-            token_type: access.token_type,
-            expires_at: access.expires_at,
-            headers,
-            api_base_url: plan.api_base_url,
-        })
+/// The answer for `access`: `Authorization` plus the plan's handed-out headers.
+fn issue(
+    record: &ConnectionRecord,
+    plan: &Plan,
+    secrets: &SecretMap,
+    access: AccessToken,
+) -> Result<IssuedToken, TokenError> {
+    let authorization = SecretString::from(format!("{} {}", access.token_type, access.token.expose_secret()));
+    let mut headers = vec![("Authorization".to_owned(), authorization)];
+    for (name, source) in &plan.headers {
+        let value = match source {
+            HeaderSource::Static(v) => SecretString::from(v.as_str()),
+            HeaderSource::Secret(secret) => secrets.get(secret).cloned().ok_or_else(|| TokenError::Misconfigured {
+                id: record.id.clone(),
+                errors: ValidationErrors::single(format!("secrets.{secret}"), "required by a handed-out header"),
+            })?,
+        };
+        headers.push((name.clone(), value));
     }
+    Ok(IssuedToken {
+        connection_id: record.id.clone(),
+        access_token: access.token,
+        token_type: access.token_type,
+        expires_at: access.expires_at,
+        headers,
+        api_base_url: plan.api_base_url.clone(),
+    })
+}
+
+/// Settings are std durations; token arithmetic is chrono's. Anything too large is "forever".
+fn chrono_duration(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 
 enum Failure {
