@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::FromRow;
+use sqlx::{FromRow, PgConnection};
 use utoipa::ToSchema;
 
 use super::audit::{self, AuditEvent};
@@ -276,32 +276,7 @@ impl Store {
     /// the key if needed. Idempotent, safe for replicas starting together.
     pub async fn ensure_bootstrap_admin(&self, key_id: &str, key_hash: &[u8]) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let created = sqlx::query(
-            "insert into principals (id, role, description) values ('admin', 'admin', 'bootstrap administrator')
-             on conflict (id) do update set role = 'admin' where principals.role <> 'admin'",
-        )
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        let key_changed = sqlx::query(
-            "insert into api_keys (id, principal_id, key_hash) values ($1, 'admin', $2)
-             on conflict (key_hash) do update set principal_id = 'admin', revoked_at = null, expires_at = null
-               where api_keys.revoked_at is not null or api_keys.expires_at is not null or api_keys.principal_id <> 'admin'",
-        )
-        .bind(key_id)
-        .bind(key_hash)
-        .execute(&mut *tx)
-        .await
-        .on_conflict("api key")?
-        .rows_affected();
-        if created + key_changed > 0 {
-            let event = AuditEvent::success(
-                None,
-                "principal.bootstrap",
-                serde_json::json!({"principal": "admin", "key_id": key_id}),
-            );
-            audit::record(&mut tx, &event).await?;
-        }
+        ensure_admin_key(&mut tx, key_id, key_hash).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -316,23 +291,40 @@ impl Store {
         if any {
             return Ok(false);
         }
-        sqlx::query(
-            "insert into principals (id, role, description) values ('admin', 'admin', 'bootstrap administrator')",
-        )
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("insert into api_keys (id, principal_id, key_hash) values ($1, 'admin', $2)")
-            .bind(key_id)
-            .bind(key_hash)
-            .execute(&mut *tx)
-            .await?;
+        ensure_admin_key(&mut tx, key_id, key_hash).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+/// Makes principal `admin` an admin that `key_hash` authenticates (creating, re-roling or
+/// un-revoking as needed), with an audit event when anything changed.
+async fn ensure_admin_key(conn: &mut PgConnection, key_id: &str, key_hash: &[u8]) -> Result<(), StoreError> {
+    let created = sqlx::query(
+        "insert into principals (id, role, description) values ('admin', 'admin', 'bootstrap administrator')
+         on conflict (id) do update set role = 'admin' where principals.role <> 'admin'",
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let key_changed = sqlx::query(
+        "insert into api_keys (id, principal_id, key_hash) values ($1, 'admin', $2)
+         on conflict (key_hash) do update set principal_id = 'admin', revoked_at = null, expires_at = null
+           where api_keys.revoked_at is not null or api_keys.expires_at is not null or api_keys.principal_id <> 'admin'",
+    )
+    .bind(key_id)
+    .bind(key_hash)
+    .execute(&mut *conn)
+    .await
+    .on_conflict("api key")?
+    .rows_affected();
+    if created + key_changed > 0 {
         let event = AuditEvent::success(
             None,
             "principal.bootstrap",
             serde_json::json!({"principal": "admin", "key_id": key_id}),
         );
-        audit::record(&mut tx, &event).await?;
-        tx.commit().await?;
-        Ok(true)
+        audit::record(conn, &event).await?;
     }
+    Ok(())
 }
