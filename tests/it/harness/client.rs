@@ -75,6 +75,24 @@ pub struct TestClient {
 }
 
 impl TestClient {
+    /// Polls `GET path` until it answers `status` (transport failures count as "not yet"),
+    /// failing after 15 s with what it last saw.
+    pub async fn wait_for_status(&self, path: &str, status: u16) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let got = self.raw(reqwest::Method::GET, path).try_send().await.map(|r| (r.status, r.body));
+            if matches!(&got, Ok((s, _)) if *s == status) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{}{path}: expected {status}, still {got:?} after 15 s",
+                self.base
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     pub fn new(base: &str, key: Option<&str>, transcript: Transcript) -> TestClient {
         let http = reqwest::Client::builder()
             .no_proxy()

@@ -19,19 +19,6 @@ use crate::harness::db_proxy::DbProxy;
 
 const OUTAGE: Duration = Duration::from_secs(4);
 
-async fn wait_for_status(base: &str, path: &str, status: u16) {
-    let client = TestClient::new(base, None, Default::default());
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let got = client.raw(Method::GET, path).try_send().await.map(|r| r.status);
-        if got == Ok(status) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{base}{path} still {got:?} after 15 s, expected {status}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 async fn assert_status(base: &str, path: &str, status: u16) {
     TestClient::new(base, None, Default::default()).raw(Method::GET, path).send().await.expect(status);
 }
@@ -63,7 +50,7 @@ async fn cached_tokens_flow_through_an_outage_under_load_and_all_recovers_withou
     proxy.cut();
     let cut = Instant::now();
     for base in &bases {
-        wait_for_status(base, "/readyz", 503).await;
+        TestClient::new(base, None, Default::default()).wait_for_status("/readyz", 503).await;
         assert_status(base, "/healthz", 200).await;
     }
     let cold_load = Load::start(&spread(&bases, 2, &key, "cold", 60));
@@ -77,7 +64,7 @@ async fn cached_tokens_flow_through_an_outage_under_load_and_all_recovers_withou
     proxy.restore();
     let restored = Instant::now();
     for base in &bases {
-        wait_for_status(base, "/readyz", 200).await;
+        TestClient::new(base, None, Default::default()).wait_for_status("/readyz", 200).await;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     let warm_answers = warm_load.stop().await;
