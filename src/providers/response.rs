@@ -6,7 +6,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use secrecy::SecretString;
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+
+use crate::secret::ZeroizingString;
 
 /// What a vendor gave us in exchange for a grant.
 pub struct TokenGrant {
@@ -39,14 +43,19 @@ pub fn parse_token_body(
     default_lifetime: Duration,
     refresh_token_lifetime: Option<Duration>,
 ) -> Result<TokenGrant, ParseError> {
-    let value: Value = serde_json::from_slice(body).map_err(|_| "body is not JSON")?;
-    let obj = value.as_object().ok_or("body is not a JSON object")?;
-    let access_token = match obj.get("access_token") {
-        Some(Value::String(s)) if !s.is_empty() => s.as_str(),
-        Some(_) => return Err("access_token is not a non-empty string"),
-        None => return Err("access_token is missing"),
+    let raw: RawGrant = serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => "body is not a JSON object",
+        _ => "body is not JSON",
+    })?;
+    let access_token = match &raw.access_token {
+        Secret::Given(s) if s.0.is_empty() => return Err("access_token is not a non-empty string"),
+        // It is handed out inside an `Authorization` header: refuse what could break out of it.
+        Secret::Given(s) if !is_header_safe(&s.0) => return Err("access_token has characters a header cannot carry"),
+        Secret::Given(s) => s.0.as_str(),
+        Secret::Missing => return Err("access_token is missing"),
+        Secret::Null | Secret::WrongType => return Err("access_token is not a non-empty string"),
     };
-    let token_type = match obj.get("token_type") {
+    let token_type = match &raw.token_type {
         None | Some(Value::Null) => "Bearer".to_owned(),
         Some(Value::String(t)) if t.eq_ignore_ascii_case("bearer") => "Bearer".to_owned(),
         Some(Value::String(t))
@@ -56,14 +65,24 @@ pub fn parse_token_body(
         }
         Some(_) => return Err("token_type is not a token type"),
     };
-    let expires_at = expiry(obj, access_token, now, default_lifetime)?;
-    let refresh_token = match obj.get("refresh_token") {
-        Some(Value::String(s)) if !s.is_empty() => Some(SecretString::from(s.as_str())),
-        None | Some(Value::Null) => None,
-        Some(_) => return Err("refresh_token is not a string"),
+    let expires_at = expiry(&raw, access_token, now, default_lifetime)?;
+    let refresh_token = match &raw.refresh_token {
+        Secret::Given(s) if s.0.is_empty() => None,
+        Secret::Given(s) if !is_header_safe(&s.0) => return Err("refresh_token has characters a request cannot carry"),
+        Secret::Given(s) => Some(SecretString::from(s.0.as_str())),
+        Secret::Missing | Secret::Null => None,
+        Secret::WrongType => return Err("refresh_token is not a string"),
     };
+    // `refresh_token_expires_in` (Microsoft and others) or `refresh_expires_in` (Keycloak), else
+    // what the provider documents.
     let refresh_token_expires_at = refresh_token.as_ref().and_then(|_| {
-        seconds(obj.get("refresh_token_expires_in")).map(Duration::seconds).or(refresh_token_lifetime).map(|d| now + d)
+        seconds(raw.refresh_token_expires_in.as_ref())
+            .or_else(|| seconds(raw.refresh_expires_in.as_ref()))
+            // Keycloak says 0 for offline tokens that do not expire by time.
+            .filter(|secs| *secs > 0)
+            .map(Duration::seconds)
+            .or(refresh_token_lifetime)
+            .map(|d| now + d)
     });
     Ok(TokenGrant {
         access_token: SecretString::from(access_token),
@@ -76,19 +95,107 @@ pub fn parse_token_body(
     })
 }
 
+/// The members of a token response the broker reads. The two credentials are read into
+/// buffers wiped when dropped; everything else is plain facts.
+#[derive(Deserialize)]
+struct RawGrant {
+    #[serde(default)]
+    access_token: Secret,
+    #[serde(default)]
+    refresh_token: Secret,
+    token_type: Option<Value>,
+    expires_in: Option<Value>,
+    created_at: Option<Value>,
+    refresh_token_expires_in: Option<Value>,
+    refresh_expires_in: Option<Value>,
+}
+
+/// A member that should hold a secret string.
+#[derive(Default)]
+enum Secret {
+    #[default]
+    Missing,
+    Null,
+    Given(ZeroizingString),
+    WrongType,
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(SecretVisitor)
+    }
+}
+
+struct SecretVisitor;
+
+impl<'de> Visitor<'de> for SecretVisitor {
+    type Value = Secret;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Secret, E> {
+        Ok(Secret::Given(ZeroizingString(v.to_owned())))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Secret, E> {
+        Ok(Secret::Given(ZeroizingString(v)))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Secret, E> {
+        Ok(Secret::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Secret, E> {
+        Ok(Secret::Null)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Secret, E> {
+        Ok(Secret::WrongType)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Secret, E> {
+        Ok(Secret::WrongType)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Secret, E> {
+        Ok(Secret::WrongType)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Secret, E> {
+        Ok(Secret::WrongType)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Secret, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Secret::WrongType)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Secret, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Secret::WrongType)
+    }
+}
+
+/// Visible ASCII only: what may stand in an HTTP header value or a form field unescaped.
+fn is_header_safe(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_graphic())
+}
+
 fn expiry(
-    obj: &Map<String, Value>,
+    raw: &RawGrant,
     access_token: &str,
     now: DateTime<Utc>,
     default: Duration,
 ) -> Result<DateTime<Utc>, ParseError> {
-    match obj.get("expires_in") {
+    match &raw.expires_in {
         None | Some(Value::Null) => {}
         Some(v) => {
             let secs = seconds(Some(v)).ok_or("expires_in is not a number of seconds")?;
             let by_now = now + Duration::seconds(secs);
             // `created_at` (Quiqup) says when the lifetime started; trust the earlier end.
-            let by_created = number(obj.get("created_at"))
+            let by_created = number(raw.created_at.as_ref())
                 .and_then(|c| Utc.timestamp_opt(c, 0).single())
                 .and_then(|created| created.checked_add_signed(Duration::seconds(secs)));
             let expires_at = by_created.map_or(by_now, |c| c.min(by_now));
@@ -213,10 +320,31 @@ mod tests {
             r#"{"token_type":"Bearer"}"#,
             r#"{"access_token":""}"#,
             r#"{"access_token":"a","expires_in":"soon"}"#,
+            r#"{"access_token":"a\r\nX-Injected: 1"}"#,
+            r#"{"access_token":"a b"}"#,
+            r#"{"access_token":7}"#,
+            r#"{"access_token":"a","refresh_token":["r"]}"#,
             "[]",
         ] {
             assert!(parse(body).is_err(), "{body}");
         }
+    }
+
+    #[test]
+    fn refresh_token_lifetimes_from_the_answer_or_the_provider() {
+        let now = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+        let at = |body: &str, lifetime| {
+            parse_token_body(body.as_bytes(), now, Duration::seconds(300), lifetime).unwrap().refresh_token_expires_at
+        };
+        let keycloak = r#"{"access_token":"a","expires_in":300,"refresh_token":"r","refresh_expires_in":1800}"#;
+        assert_eq!(at(keycloak, None), Some(now + Duration::seconds(1800)));
+        let microsoft = r#"{"access_token":"a","refresh_token":"r","refresh_token_expires_in":"86400"}"#;
+        assert_eq!(at(microsoft, Some(Duration::days(7))), Some(now + Duration::seconds(86400)));
+        let silent = r#"{"access_token":"a","refresh_token":"r"}"#;
+        assert_eq!(at(silent, Some(Duration::seconds(20))), Some(now + Duration::seconds(20)));
+        assert_eq!(at(silent, None), None);
+        let offline = r#"{"access_token":"a","refresh_token":"r","refresh_expires_in":0}"#;
+        assert_eq!(at(offline, None), None);
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub enum Fault {
     TruncatedJson,
     /// 200 with a JSON token response lacking `access_token`.
     MissingAccessToken,
+    /// 200 with an `access_token` that carries CR/LF and a header of its own.
+    HeaderInjection,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -243,6 +245,14 @@ impl VendorState {
             }
             Fault::MissingAccessToken => {
                 Some(axum::Json(json!({"token_type": "Bearer", "expires_in": 3600})).into_response())
+            }
+            Fault::HeaderInjection => {
+                let token = format!("{}\r\nX-Injected: yes", self.token_value(3600));
+                self.emitted.lock().unwrap().push(token.clone());
+                Some(
+                    axum::Json(json!({"access_token": token, "token_type": "Bearer", "expires_in": 3600}))
+                        .into_response(),
+                )
             }
         }
     }

@@ -38,3 +38,8 @@ async fn truncated_json_is_502_vendor_bad_response() {
 async fn missing_access_token_is_502_vendor_bad_response() {
     bad_response_then_recovers(Fault::MissingAccessToken).await;
 }
+
+#[tokio::test]
+async fn an_access_token_that_would_break_a_header_is_502_vendor_bad_response() {
+    bad_response_then_recovers(Fault::HeaderInjection).await;
+}
