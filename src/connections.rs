@@ -60,18 +60,23 @@ impl Manager<'_> {
             errors.add("provider", format!("unknown provider; one of: {}", names.join(", ")));
         }
         let secrets = secret_values(&req.secrets, &mut errors);
+        let mut plan = None;
         if let Some(provider) = provider {
             let names = secrets.names();
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
-            if let Err(e) = provider.resolve(&req.config, &names, self.allow_insecure_urls) {
-                errors.merge(e);
+            match provider.resolve(&req.config, &names, self.allow_insecure_urls) {
+                Ok(resolved) => plan = Some(resolved),
+                Err(e) => errors.merge(e),
             }
         }
-        let (Some(id), Some(provider)) = (id, provider) else { return Err(errors.into()) };
+        if let Some(plan) = &plan {
+            check_header_secrets(plan, &secrets, &mut errors);
+        }
+        let (Some(id), Some(provider), Some(plan)) = (id, provider, plan) else { return Err(errors.into()) };
         if !errors.is_empty() {
             return Err(errors.into());
         }
-        let (secrets, token) = split_refresh_token(secrets);
+        let (secrets, token) = split_refresh_token(secrets, plan.refresh_token_lifetime);
         let owner = Owner::new(&id, provider.name, &req.config);
         let sealed_secrets = self.keys.seal(owner.binding("secrets"), &secrets.to_plaintext())?;
         let sealed_token = if token.is_empty() { None } else { Some(token.seal(self.keys, &owner)?) };
@@ -121,7 +126,7 @@ impl Manager<'_> {
                 }
             }
             let merged = Value::Object(merged);
-            self.validate(&record, &merged, &record.secret_names, record.token_meta.has_refresh_token)?;
+            self.validate(&record, &merged, &record.secret_names, record.token_meta.has_refresh_token).map(|_| ())?;
             config = Some(merged);
         }
         let changed: Vec<&str> = config_patch.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
@@ -194,16 +199,21 @@ impl Manager<'_> {
         }
         let mut token = self.token_state(&record)?;
         let keeps_refresh_token = token.refresh_token.is_some() && !removed.contains(&REFRESH_TOKEN);
-        if let Err(e) = self.validate(&record, &record.config, &secrets.names(), keeps_refresh_token) {
-            errors.merge(e);
+        let plan = match self.validate(&record, &record.config, &secrets.names(), keeps_refresh_token) {
+            Ok(plan) => Some(plan),
+            Err(e) => {
+                errors.merge(e);
+                None
+            }
+        };
+        if let Some(plan) = &plan {
+            check_header_secrets(plan, &secrets, &mut errors);
         }
-        if !errors.is_empty() {
-            return Err(errors.into());
-        }
-        let (secrets, new_token) = split_refresh_token(secrets);
+        let Some(plan) = plan.filter(|_| errors.is_empty()) else { return Err(errors.into()) };
+        let (secrets, new_token) = split_refresh_token(secrets, plan.refresh_token_lifetime);
         if new_token.refresh_token.is_some() || removed.contains(&REFRESH_TOKEN) {
             token.refresh_token = new_token.refresh_token;
-            token.refresh_token_expires_at = None;
+            token.refresh_token_expires_at = new_token.refresh_token_expires_at;
             token.cookies.clear();
         }
         let owner = Owner::of(&record);
@@ -241,12 +251,12 @@ impl Manager<'_> {
         config: &Value,
         secret_names: &[String],
         has_refresh_token: bool,
-    ) -> Result<(), ValidationErrors> {
+    ) -> Result<providers::Plan, ValidationErrors> {
         let provider = providers::find(&record.provider)
             .ok_or_else(|| ValidationErrors::single("provider", "unknown provider"))?;
         let names = provider.secret_names(secret_names, has_refresh_token);
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        provider.resolve(config, &names, self.allow_insecure_urls).map(|_| ())
+        provider.resolve(config, &names, self.allow_insecure_urls)
     }
 
     fn open_secrets(&self, record: &ConnectionRecord) -> Result<SecretMap, ManageError> {
@@ -296,12 +306,25 @@ fn secret_values(given: &Map<String, Value>, errors: &mut ValidationErrors) -> S
     secrets
 }
 
-/// Moves a given `refresh_token` out of the credentials and into the token state.
-fn split_refresh_token(mut secrets: SecretMap) -> (SecretMap, TokenState) {
+/// Secrets handed out as header values must be valid header values: a CR or LF in one would
+/// let it add headers of its own to every caller's vendor request.
+fn check_header_secrets(plan: &providers::Plan, secrets: &SecretMap, errors: &mut ValidationErrors) {
+    for name in plan.header_secrets() {
+        if secrets.expose(name).is_some_and(|v| !providers::plan::is_header_value(v)) {
+            errors.add(format!("secrets.{name}"), "is handed out as a header value: no control characters (CR, LF…)");
+        }
+    }
+}
+
+/// Moves a given `refresh_token` out of the credentials and into the token state. When the
+/// provider knows how long refresh tokens live, the given one is counted as new: its end is
+/// then known, so refresh-ahead rotates it in time even if nobody asks for a token.
+fn split_refresh_token(mut secrets: SecretMap, lifetime: Option<chrono::Duration>) -> (SecretMap, TokenState) {
     let mut token = TokenState::default();
     if let Some(refresh) = secrets.get(REFRESH_TOKEN).cloned() {
         secrets.remove(REFRESH_TOKEN);
         token.refresh_token = Some(refresh);
+        token.refresh_token_expires_at = lifetime.map(|l| chrono::Utc::now() + l);
     }
     (secrets, token)
 }

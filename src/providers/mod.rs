@@ -4,21 +4,25 @@
 //! that resolves a connection's config into a [`Plan`]), and `oauth2` describes a vendor we
 //! have never seen entirely by config.
 
+pub mod address;
+pub mod error;
 pub mod fields;
 mod jwt;
 mod oauth2;
 pub mod plan;
 mod presets;
 mod response;
+mod transport;
 pub mod vendor;
 
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+pub use error::VendorError;
 pub use plan::{HeaderSource, Plan};
 pub use response::TokenGrant;
-pub use vendor::{VendorClient, VendorError};
+pub use vendor::VendorClient;
 
 use crate::validation::ValidationErrors;
 use fields::{FieldDef, FieldInfo};

@@ -5,7 +5,9 @@ use serde_json::{Map, Value};
 
 use super::ProviderDef;
 use super::fields::{FieldDef, Kind};
-use super::plan::{BodyFormat, ClientAuth, ConfigReader, Grant, HeaderSource, JwtAlg, JwtPlan, Plan, RefreshPlan};
+use super::plan::{
+    AssertionPlan, BodyFormat, ClientAuth, ConfigReader, Grant, HeaderSource, JwtAlg, JwtPlan, Plan, RefreshPlan,
+};
 use super::presets::standard_refresh;
 
 pub const OAUTH2: ProviderDef = ProviderDef {
@@ -21,9 +23,17 @@ pub const OAUTH2: ProviderDef = ProviderDef {
             "jwt_bearer",
         ])),
         FieldDef::optional("client_id", "OAuth client id."),
-        FieldDef::optional("client_auth", "How the client authenticates: body parameters, HTTP Basic, or none.")
-            .kind(Kind::OneOf(&["body", "basic", "none"]))
-            .with_default("body"),
+        FieldDef::optional(
+            "client_auth",
+            "How the client authenticates: `body` (client_id and client_secret parameters), `basic` (HTTP Basic), `none`, or an RFC 7523 client assertion: `client_secret_jwt` (HS256 with client_secret) or `private_key_jwt` (signed with private_key: RS256 for RSA, ES256 for EC keys). Assertions carry iss = sub = client_id, aud = the endpoint, a unique jti and a short exp.",
+        )
+        .kind(Kind::OneOf(&["body", "basic", "none", "client_secret_jwt", "private_key_jwt"]))
+        .with_default("body"),
+        FieldDef::optional(
+            "client_assertion",
+            "Client assertion settings: {\"kid\": header kid, \"x5t\": header x5t (certificate thumbprint, for Microsoft), \"alg\": \"RS256\"|\"PS256\"|\"ES256\" (private_key_jwt; default by key type), \"lifetime_seconds\": 60 (10 to 600)}.",
+        )
+        .kind(Kind::Object),
         FieldDef::optional("body_format", "Request body encoding.")
             .kind(Kind::OneOf(&["form", "json"]))
             .with_default("form"),
@@ -52,10 +62,10 @@ pub const OAUTH2: ProviderDef = ProviderDef {
         FieldDef::optional("api_base_url", "Base URL of the vendor's API, handed out with each token."),
     ],
     secrets: &[
-        FieldDef::optional("client_secret", "Client secret (body or basic client auth, HS256 assertions)."),
+        FieldDef::optional("client_secret", "Client secret (body, basic or client_secret_jwt client auth, HS256 assertions)."),
         FieldDef::optional("password", "Resource owner's password (password grant)."),
         FieldDef::optional("refresh_token", "A refresh token to start from (refresh_token grant)."),
-        FieldDef::optional("private_key", "PEM private key for RS256/ES256 assertions."),
+        FieldDef::optional("private_key", "PEM private key for private_key_jwt and RS256/ES256 assertions."),
     ],
     build,
 };
@@ -66,18 +76,25 @@ fn build(c: &mut ConfigReader<'_>, has_secret: &dyn Fn(&str) -> bool) -> Option<
         "json" => BodyFormat::Json,
         _ => BodyFormat::Form,
     };
-    let client_auth = match c.str_or("client_auth", "body") {
+    let method = c.str_or("client_auth", "body");
+    let client_auth = match method {
         "basic" => ClientAuth::Basic,
         "none" => ClientAuth::None,
+        "client_secret_jwt" => ClientAuth::SecretJwt(assertion_plan(c, false)),
+        "private_key_jwt" => ClientAuth::PrivateKeyJwt(assertion_plan(c, true)),
         _ => ClientAuth::Body,
     };
+    if c.object("client_assertion").is_some() && !matches!(method, "client_secret_jwt" | "private_key_jwt") {
+        c.error("client_assertion", "only used with client_auth client_secret_jwt or private_key_jwt");
+    }
     let client_id = c.str("client_id").map(str::to_owned);
     if client_auth != ClientAuth::None {
         if client_id.is_none() {
-            c.error("client_id", "required when client_auth is body or basic");
+            c.error("client_id", format!("required when client_auth is {method}"));
         }
-        if !has_secret("client_secret") {
-            c.errors.add("secrets.client_secret", "required when client_auth is body or basic");
+        let key = if method == "private_key_jwt" { "private_key" } else { "client_secret" };
+        if !has_secret(key) {
+            c.errors.add(format!("secrets.{key}"), format!("required when client_auth is {method}"));
         }
     }
     let primary = match c.required("grant_type") {
@@ -189,6 +206,38 @@ fn jwt_plan(
     JwtPlan { alg, claims, lifetime: Duration::seconds(lifetime) }
 }
 
+fn assertion_plan(c: &mut ConfigReader<'_>, private_key: bool) -> AssertionPlan {
+    let empty = Map::new();
+    let cfg = c.object("client_assertion").unwrap_or(&empty);
+    let mut plan = AssertionPlan { kid: None, x5t: None, alg: None, lifetime: Duration::seconds(60) };
+    for (key, value) in cfg {
+        let field = format!("client_assertion.{key}");
+        match (key.as_str(), value) {
+            ("kid", Value::String(s)) if is_header_token(s) => plan.kid = Some(s.clone()),
+            ("x5t", Value::String(s)) if is_header_token(s) => plan.x5t = Some(s.clone()),
+            ("kid" | "x5t", _) => c.error(&field, "must be a non-empty string of at most 256 visible ASCII characters"),
+            ("alg", Value::String(alg)) if private_key => match alg.as_str() {
+                "RS256" => plan.alg = Some(JwtAlg::Rs256),
+                "PS256" => plan.alg = Some(JwtAlg::Ps256),
+                "ES256" => plan.alg = Some(JwtAlg::Es256),
+                _ => c.error(&field, "must be one of: RS256, PS256, ES256"),
+            },
+            ("alg", _) if private_key => c.error(&field, "must be one of: RS256, PS256, ES256"),
+            ("alg", _) => c.error(&field, "client_secret_jwt always signs HS256"),
+            ("lifetime_seconds", v) => match v.as_i64() {
+                Some(s) if (10..=600).contains(&s) => plan.lifetime = Duration::seconds(s),
+                _ => c.error(&field, "must be a whole number from 10 to 600"),
+            },
+            _ => c.error(&field, "unknown field"),
+        }
+    }
+    plan
+}
+
+fn is_header_token(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 256 && s.bytes().all(|b| b.is_ascii_graphic())
+}
+
 fn refresh_plan(c: &mut ConfigReader<'_>, token_url: &url::Url, body: BodyFormat) -> Option<RefreshPlan> {
     let mut plan = standard_refresh(token_url, body);
     let Some(cfg) = c.object("refresh") else {
@@ -228,11 +277,26 @@ fn static_headers(c: &mut ConfigReader<'_>) -> Vec<(String, HeaderSource)> {
             continue;
         }
         match secret.as_str() {
-            Some(secret) if !secret.is_empty() => headers.push((name.clone(), HeaderSource::Secret(secret.to_owned()))),
-            _ => c.error(&field, "must name a secret"),
+            // A credential the broker uses to get tokens is never handed to callers.
+            Some(secret) if GRANT_CREDENTIALS.contains(&secret) => {
+                c.error(&field, "must name a secret of its own, not a credential used to get tokens")
+            }
+            Some(secret) if is_secret_name(secret) => {
+                headers.push((name.clone(), HeaderSource::Secret(secret.to_owned())))
+            }
+            _ => c.error(&field, "must name a secret ([a-z0-9_]{1,64})"),
         }
     }
     headers
+}
+
+/// Secrets that get tokens; never handed out in `headers`.
+const GRANT_CREDENTIALS: &[&str] = &["client_secret", "password", "refresh_token", "private_key"];
+
+fn is_secret_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 fn string_map(c: &mut ConfigReader<'_>, name: &str) -> Vec<(String, String)> {

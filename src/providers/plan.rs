@@ -8,6 +8,7 @@ use chrono::Duration;
 use serde_json::{Map, Value};
 use url::Url;
 
+use super::address::{is_non_public, is_non_public_name};
 use crate::validation::ValidationErrors;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,7 +17,7 @@ pub enum BodyFormat {
     Json,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientAuth {
     /// `client_id` and `client_secret` as body parameters.
     Body,
@@ -24,6 +25,23 @@ pub enum ClientAuth {
     Basic,
     /// No client authentication (e.g. a signed assertion proves the client).
     None,
+    /// An RFC 7523 client assertion signed HS256 with `client_secret` (`client_secret_jwt`).
+    SecretJwt(AssertionPlan),
+    /// An RFC 7523 client assertion signed with the `private_key` secret (`private_key_jwt`).
+    PrivateKeyJwt(AssertionPlan),
+}
+
+/// How a client assertion is made. Its claims are fixed by RFC 7523 §3: `iss` = `sub` =
+/// client id, `aud` = the endpoint it is sent to, a fresh `jti`, `iat`, and `exp`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssertionPlan {
+    /// `kid` header, for servers that pick the verification key by it.
+    pub kid: Option<String>,
+    /// `x5t` header (base64url SHA-1 certificate thumbprint), as Microsoft's identity platform wants.
+    pub x5t: Option<String>,
+    /// Signing algorithm for `private_key_jwt`; `None` picks RS256 for RSA keys, ES256 for EC keys.
+    pub alg: Option<JwtAlg>,
+    pub lifetime: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +50,7 @@ pub enum JwtAlg {
     Hs256,
     /// Signed with the PEM `private_key` secret.
     Rs256,
+    Ps256,
     Es256,
 }
 
@@ -185,7 +204,21 @@ impl<'a> ConfigReader<'a> {
     }
 }
 
+/// A value that can stand in an HTTP header as it is: printable text, no control characters
+/// (so no CR/LF that would start another header), no surrounding whitespace.
+pub fn is_header_value(value: &str) -> bool {
+    !value.is_empty()
+        && value.trim() == value
+        && value.chars().all(|c| !c.is_control())
+        && http::HeaderValue::from_str(value).is_ok()
+}
+
 pub fn check_vendor_url(value: &str, allow_insecure: bool) -> Result<Url, String> {
+    // The URL parser silently drops tabs and newlines; a value handed out as `api_base_url`
+    // must be exactly what was checked, so anything it would drop is refused instead.
+    if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("must not contain spaces or control characters".into());
+    }
     let url = Url::parse(value).map_err(|e| format!("not a valid URL ({e})"))?;
     match url.scheme() {
         "https" => {}
@@ -201,7 +234,7 @@ pub fn check_vendor_url(value: &str, allow_insecure: bool) -> Result<Url, String
     };
     if !allow_insecure {
         let private = match host {
-            url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost"),
+            url::Host::Domain(d) => is_non_public_name(d),
             url::Host::Ipv4(ip) => is_non_public(IpAddr::V4(ip)),
             url::Host::Ipv6(ip) => is_non_public(IpAddr::V6(ip)),
         };
@@ -210,26 +243,6 @@ pub fn check_vendor_url(value: &str, allow_insecure: bool) -> Result<Url, String
         }
     }
     Ok(url)
-}
-
-fn is_non_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64 // 100.64/10 carrier-grade NAT
-        }
-        IpAddr::V6(v6) => {
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (v6.segments()[0] & 0xfe00) == 0xfc00 // unique local
-                || (v6.segments()[0] & 0xffc0) == 0xfe80 // link local
-                || v6.to_ipv4_mapped().is_some_and(|v4| is_non_public(IpAddr::V4(v4)))
-        }
-    }
 }
 
 #[cfg(test)]
@@ -246,9 +259,20 @@ mod tests {
             "https://[::1]/token",
             "https://localhost/token",
             "https://169.254.169.254/latest",
+            "https://localhost./token",
+            "https://foo.localhost./token",
+            "https://metadata.google.internal/computeMetadata/v1/",
+            "https://[::127.0.0.1]/token",
+            "https://[64:ff9b::a00:1]/token",
+            "https://0.0.0.1/token",
+            "https://198.18.0.1/token",
+            "https://240.0.0.1/token",
+            "https://224.0.0.1/token",
             "https://user:pw@example.com/",
             "ftp://example.com/",
             "not a url",
+            "https://api.example.com/v1\r\nX-Injected: 1",
+            "https://api.example.com/v1\t",
         ] {
             assert!(check_vendor_url(bad, false).is_err(), "{bad}");
         }

@@ -8,61 +8,19 @@ use chrono::{DateTime, Utc};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, HeaderMap, RETRY_AFTER, SET_COOKIE};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
-use thiserror::Error;
+use url::Url;
 use zeroize::Zeroizing;
 
-use super::jwt::sign_assertion;
+use super::error::{Endpoint, Unreachable, VendorError};
+use super::jwt::{CLIENT_ASSERTION_TYPE, KeySource, sign_assertion, sign_client_assertion};
 use super::plan::{BodyFormat, ClientAuth, Grant, Plan};
 use super::response::{TokenGrant, error_code, parse_token_body};
+use super::transport::{Delivery, Transport, classify};
 use crate::config::VendorLimits;
 use crate::secret::SecretMap;
 
 /// Largest token response read; anything bigger is not a token response.
 const MAX_BODY: usize = 256 * 1024;
-
-#[derive(Debug, Error)]
-pub enum VendorError {
-    /// The vendor refused the credentials or the grant.
-    #[error("vendor rejected the request: http {status}, {code}")]
-    Rejected { status: u16, code: String },
-    /// The vendor refused a refresh token (`invalid_grant`): it is spent or revoked.
-    #[error("vendor refused the grant: http {status}, invalid_grant")]
-    InvalidGrant { status: u16 },
-    #[error(
-        "vendor answered something that is not a token response: http {status}, content-type {content_type:?}: {reason}"
-    )]
-    BadResponse { status: u16, content_type: String, reason: &'static str },
-    /// Timeout, connection failure, 5xx or 429. `maybe_received`: the request may have
-    /// reached the vendor, so a single-use refresh token in it must be treated as spent.
-    #[error("vendor unavailable: {reason}")]
-    /// `retry_after`: what the vendor asked for, if it said (429/503 `Retry-After`).
-    Unavailable { reason: String, retry_after: Option<StdDuration>, maybe_received: bool },
-    /// The connection's stored config or secrets cannot make this request.
-    #[error("connection cannot call its vendor: {0}")]
-    Config(String),
-}
-
-impl VendorError {
-    /// The contract's error code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::Rejected { .. } | Self::InvalidGrant { .. } | Self::Config(_) => "vendor_rejected",
-            Self::BadResponse { .. } => "vendor_bad_response",
-            Self::Unavailable { .. } => "vendor_unavailable",
-        }
-    }
-
-    /// What a caller and the connection's `last_error` may be told: status and vendor code only.
-    pub fn detail(&self) -> String {
-        match self {
-            Self::Rejected { code, .. } => code.clone(),
-            Self::InvalidGrant { .. } => "invalid_grant".into(),
-            Self::BadResponse { status, reason, .. } => format!("http {status}: {reason}"),
-            Self::Unavailable { reason, .. } => reason.clone(),
-            Self::Config(reason) => reason.clone(),
-        }
-    }
-}
 
 /// Which request to make.
 pub enum Step<'a> {
@@ -74,26 +32,88 @@ pub enum Step<'a> {
 
 #[derive(Clone)]
 pub struct VendorClient {
-    http: reqwest::Client,
+    transport: Transport,
+}
+
+/// One request, described before any credential is put into it.
+struct Call<'a> {
+    url: &'a Url,
+    body_format: BodyFormat,
+    with_client_auth: bool,
+    delivery: Delivery,
+    step_name: &'static str,
 }
 
 impl VendorClient {
     pub fn new(limits: &VendorLimits) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(limits.connect_timeout)
-            .timeout(limits.total_timeout)
-            // Never follow a redirect with credentials in the body.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("tokenbroker/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(Self { http })
+        Ok(Self { transport: Transport::new(limits)? })
     }
 
     pub async fn request(&self, plan: &Plan, secrets: &SecretMap, step: Step<'_>) -> Result<TokenGrant, VendorError> {
+        let call = match &step {
+            Step::Primary(_) => Call {
+                url: &plan.token_url,
+                body_format: plan.body,
+                with_client_auth: true,
+                delivery: Delivery::Repeatable,
+                step_name: "primary",
+            },
+            Step::Refresh { .. } => {
+                let refresh = plan.refresh.as_ref().ok_or_else(|| VendorError::Config("no refresh step".into()))?;
+                Call {
+                    url: &refresh.url,
+                    body_format: refresh.body,
+                    with_client_auth: refresh.client_auth,
+                    // A single-use refresh token goes out once, on a connection of its own.
+                    delivery: if plan.rotating_refresh_tokens { Delivery::Once } else { Delivery::Repeatable },
+                    step_name: "refresh",
+                }
+            }
+        };
+        let endpoint = Endpoint::of(call.url);
+        let started = std::time::Instant::now();
+        let content_type = match call.body_format {
+            BodyFormat::Form => "application/x-www-form-urlencoded",
+            BodyFormat::Json => "application/json",
+        };
+        // Built anew for each attempt, so a retried request carries a fresh assertion and `jti`.
+        let build = |client: &reqwest::Client| -> Result<reqwest::RequestBuilder, VendorError> {
+            let (headers, body) = self.prepare(plan, secrets, &step, &call)?;
+            Ok(client
+                .post(call.url.clone())
+                .headers(headers)
+                .header(CONTENT_TYPE, content_type)
+                .header(reqwest::header::ACCEPT, "application/json")
+                // The body holds credentials: the buffer reqwest sends from is wiped when dropped.
+                .body(reqwest::Body::from(bytes::Bytes::from_owner(body))))
+        };
+        let result = match self.transport.send(call.delivery, &endpoint, build).await {
+            Ok(response) => read_response(response, plan, &endpoint, Utc::now()).await,
+            Err(err) => Err(err),
+        };
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.code(),
+        };
+        metrics::counter!("tokenbroker_vendor_requests_total", "step" => call.step_name, "outcome" => outcome)
+            .increment(1);
+        metrics::histogram!("tokenbroker_vendor_request_duration_seconds", "step" => call.step_name)
+            .record(started.elapsed().as_secs_f64());
+        result
+    }
+
+    /// The request's headers and body, credentials included, in buffers wiped when dropped.
+    fn prepare(
+        &self,
+        plan: &Plan,
+        secrets: &SecretMap,
+        step: &Step<'_>,
+        call: &Call<'_>,
+    ) -> Result<(HeaderMap, Zeroizing<Vec<u8>>), VendorError> {
         let now = Utc::now();
         let mut params: Vec<(&str, Zeroizing<String>)> = Vec::new();
         let param = |v: &str| Zeroizing::new(v.to_owned());
-        let (url, body_format, with_client_auth) = match &step {
+        match step {
             Step::Primary(grant) => {
                 match grant {
                     Grant::ClientCredentials => params.push(("grant_type", param("client_credentials"))),
@@ -113,7 +133,6 @@ impl VendorClient {
                 if let Some(audience) = &plan.audience {
                     params.push(("audience", param(audience)));
                 }
-                (&plan.token_url, plan.body, true)
             }
             Step::Refresh { token, .. } => {
                 let refresh = plan.refresh.as_ref().ok_or_else(|| VendorError::Config("no refresh step".into()))?;
@@ -121,55 +140,31 @@ impl VendorClient {
                     params.push(("grant_type", param(grant_type)));
                 }
                 params.push((refresh.token_param.as_str(), param(token.expose_secret())));
-                (&refresh.url, refresh.body, refresh.client_auth)
             }
-        };
+        }
         for (name, value) in &plan.extra_params {
             params.push((name.as_str(), param(value)));
         }
         let mut headers = HeaderMap::new();
-        if with_client_auth {
-            client_auth(plan, secrets, &mut params, &mut headers)?;
+        if call.with_client_auth {
+            client_auth(plan, secrets, call.url, now, &mut params, &mut headers)?;
         }
-        if let Step::Refresh { cookies, .. } = &step
+        if let Step::Refresh { cookies, .. } = step
             && plan.refresh.as_ref().is_some_and(|r| r.send_cookies)
             && !cookies.is_empty()
         {
-            let joined: Vec<String> = cookies.iter().map(|(n, v)| format!("{n}={}", v.expose_secret())).collect();
-            headers.insert(COOKIE, sensitive(&joined.join("; "))?);
+            let mut joined = Zeroizing::new(String::new());
+            for (name, value) in cookies.iter() {
+                if !joined.is_empty() {
+                    joined.push_str("; ");
+                }
+                joined.push_str(name);
+                joined.push('=');
+                joined.push_str(value.expose_secret());
+            }
+            headers.insert(COOKIE, sensitive(&joined)?);
         }
-        let body = encode(body_format, &params)?;
-        let started = std::time::Instant::now();
-        let content_type = match body_format {
-            BodyFormat::Form => "application/x-www-form-urlencoded",
-            BodyFormat::Json => "application/json",
-        };
-        let response = self
-            .http
-            .post(url.clone())
-            .headers(headers)
-            .header(CONTENT_TYPE, content_type)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .body(body.to_vec())
-            .send()
-            .await
-            .map_err(transport_error);
-        let result = match response {
-            Ok(response) => read_response(response, plan, now).await,
-            Err(err) => Err(err),
-        };
-        let outcome = match &result {
-            Ok(_) => "ok",
-            Err(e) => e.code(),
-        };
-        let step_name = match step {
-            Step::Primary(_) => "primary",
-            Step::Refresh { .. } => "refresh",
-        };
-        metrics::counter!("tokenbroker_vendor_requests_total", "step" => step_name, "outcome" => outcome).increment(1);
-        metrics::histogram!("tokenbroker_vendor_request_duration_seconds", "step" => step_name)
-            .record(started.elapsed().as_secs_f64());
-        result
+        Ok((headers, encode(call.body_format, &params)?))
     }
 }
 
@@ -180,11 +175,25 @@ fn required<'a>(secrets: &'a SecretMap, name: &str) -> Result<&'a str, VendorErr
 fn client_auth(
     plan: &Plan,
     secrets: &SecretMap,
+    url: &Url,
+    now: DateTime<Utc>,
     params: &mut Vec<(&str, Zeroizing<String>)>,
     headers: &mut HeaderMap,
 ) -> Result<(), VendorError> {
     let id = plan.client_id.as_deref().unwrap_or_default();
-    match plan.client_auth {
+    let assertion = |assertion, source| -> Result<[(&'static str, Zeroizing<String>); 3], VendorError> {
+        // The audience is the endpoint this request goes to, without query or fragment.
+        let mut audience = url.clone();
+        audience.set_query(None);
+        audience.set_fragment(None);
+        let jwt = sign_client_assertion(assertion, source, id, audience.as_str(), secrets, now)?;
+        Ok([
+            ("client_id", Zeroizing::new(id.to_owned())),
+            ("client_assertion_type", Zeroizing::new(CLIENT_ASSERTION_TYPE.to_owned())),
+            ("client_assertion", jwt),
+        ])
+    };
+    match &plan.client_auth {
         ClientAuth::None => {}
         ClientAuth::Body => {
             params.push(("client_id", Zeroizing::new(id.to_owned())));
@@ -197,6 +206,8 @@ fn client_auth(
             let value = Zeroizing::new(format!("Basic {}", STANDARD.encode(pair.as_bytes())));
             headers.insert(AUTHORIZATION, sensitive(&value)?);
         }
+        ClientAuth::SecretJwt(plan) => params.extend(assertion(plan, KeySource::ClientSecret)?),
+        ClientAuth::PrivateKeyJwt(plan) => params.extend(assertion(plan, KeySource::PrivateKey(plan.alg))?),
     }
     Ok(())
 }
@@ -241,23 +252,13 @@ fn zeroize_json(map: Map<String, Value>) {
     }
 }
 
-fn transport_error(err: reqwest::Error) -> VendorError {
-    // is_connect: nothing was sent. Anything else (timeout, reset) may have been received.
-    let (reason, maybe_received) = if err.is_connect() {
-        ("could not connect", false)
-    } else if err.is_timeout() {
-        ("timed out", true)
-    } else {
-        ("connection failed", true)
-    };
-    VendorError::Unavailable { reason: reason.into(), retry_after: None, maybe_received }
-}
-
 async fn read_response(
     mut response: reqwest::Response,
     plan: &Plan,
+    endpoint: &Endpoint,
     now: DateTime<Utc>,
 ) -> Result<TokenGrant, VendorError> {
+    let endpoint = endpoint.clone();
     let status = response.status();
     let content_type = response
         .headers()
@@ -275,32 +276,42 @@ async fn read_response(
             Ok(Some(chunk)) if body.len() + chunk.len() <= MAX_BODY => body.extend_from_slice(&chunk),
             Ok(Some(_)) => {
                 return Err(VendorError::BadResponse {
+                    endpoint,
                     status: status.as_u16(),
                     content_type,
                     reason: "body too large",
                 });
             }
             Ok(None) => break,
-            Err(err) => return Err(transport_error(err)),
+            Err(err) => {
+                // The vendor answered, so the request was received, whatever broke after.
+                let (cause, _) = classify(&err);
+                return Err(VendorError::transport(endpoint, cause, true));
+            }
         }
     }
     let code = status.as_u16();
     if status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-        return Err(VendorError::Unavailable { reason: format!("http {code}"), retry_after, maybe_received: true });
+        return Err(VendorError::Unavailable {
+            endpoint,
+            why: Unreachable::Status(code),
+            retry_after,
+            maybe_received: true,
+        });
     }
     if status.is_client_error() {
         let vendor_code = error_code(&body);
         if vendor_code.as_deref().is_some_and(|c| c.starts_with("invalid_grant")) {
-            return Err(VendorError::InvalidGrant { status: code });
+            return Err(VendorError::InvalidGrant { endpoint, status: code });
         }
         let code_text = vendor_code.map_or_else(|| format!("http {code}"), |c| format!("http {code}: {c}"));
-        return Err(VendorError::Rejected { status: code, code: code_text });
+        return Err(VendorError::Rejected { endpoint, status: code, code: code_text });
     }
     if !status.is_success() {
-        return Err(VendorError::BadResponse { status: code, content_type, reason: "unexpected status" });
+        return Err(VendorError::BadResponse { endpoint, status: code, content_type, reason: "unexpected status" });
     }
     let mut grant = parse_token_body(&body, now, plan.default_lifetime, plan.refresh_token_lifetime)
-        .map_err(|reason| VendorError::BadResponse { status: code, content_type, reason })?;
+        .map_err(|reason| VendorError::BadResponse { endpoint, status: code, content_type, reason })?;
     grant.cookies = cookies;
     Ok(grant)
 }

@@ -19,16 +19,18 @@ pub enum Want {
 }
 
 impl Want {
+    /// Judged to the millisecond: with whole seconds a 3 s token would count as "younger than
+    /// half its lifetime" until it is 2 s old.
     pub fn satisfied_by(&self, access: &AccessToken, now: DateTime<Utc>) -> bool {
-        let remaining = (access.expires_at - now).num_seconds();
+        let remaining = (access.expires_at - now).num_milliseconds();
         if remaining <= 0 {
             return false;
         }
         match self {
             Want::Fresh { min_ttl } => {
-                let lifetime = (access.expires_at - access.obtained_at).num_seconds();
-                let age = (now - access.obtained_at).num_seconds();
-                remaining >= *min_ttl || age * 2 < lifetime
+                let lifetime = (access.expires_at - access.obtained_at).num_milliseconds();
+                let age = (now - access.obtained_at).num_milliseconds();
+                remaining >= min_ttl.saturating_mul(1000) || age.saturating_mul(2) < lifetime
             }
             Want::ReplaceIfCurrent(rejected) => {
                 let same: bool =
@@ -68,6 +70,12 @@ mod tests {
         assert!(big.satisfied_by(&token(10, 100, now), now));
         assert!(!big.satisfied_by(&token(60, 100, now), now));
         assert!(!big.satisfied_by(&token(0, 0, now), now), "never an expired token");
+        // Sub-second: a 3 s token is past half its life at 1.6 s, not only at 2 s.
+        let three = token(0, 3, now);
+        assert!(big.satisfied_by(&three, now + Duration::milliseconds(1400)));
+        assert!(!big.satisfied_by(&three, now + Duration::milliseconds(1600)));
+        assert!(!Want::Fresh { min_ttl: 2 }.satisfied_by(&three, now + Duration::milliseconds(1600)));
+        assert!(Want::Fresh { min_ttl: 1 }.satisfied_by(&three, now + Duration::milliseconds(1600)));
     }
 
     #[test]

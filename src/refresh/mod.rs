@@ -279,10 +279,10 @@ impl TokenService {
         let failure = match result {
             Ok(()) => None,
             Err(Failure::Store(e)) => return Err(e.into()),
-            Err(Failure::Vendor(error)) => Some((error, None)),
-            Err(Failure::NoGrantLeft(error)) => Some((error, Some(ConnectionStatus::NeedsReauth))),
+            Err(Failure::Vendor(error)) => Some(Err(error)),
+            Err(Failure::NoGrantLeft(error)) => Some(Ok(error)),
         };
-        let Some((error, status)) = failure else {
+        let Some(failure) = failure else {
             locked.save_outcome(sealed.as_deref(), &state.meta(), None).await?;
             let record = locked.commit().await?;
             let access = state.access.ok_or_else(|| StoreError::Corrupt("refresh produced no token".into()))?;
@@ -293,27 +293,42 @@ impl TokenService {
         };
         // What changed before the failure (a spent refresh token dropped) is saved with it.
         let now = Utc::now();
-        let vendor_says = match &error {
-            VendorError::Unavailable { retry_after: Some(asked), .. } => *asked,
-            _ => Duration::ZERO,
+        let result = match failure {
+            // Nothing left to get a token with: it waits for an admin, not for a timer.
+            Ok(cause) => {
+                let (code, detail) = match &cause {
+                    Some(error) => (error.code(), format!("{}; {NO_CREDENTIAL_LEFT}", error.detail())),
+                    None => ("needs_reauth", NO_CREDENTIAL_LEFT.to_owned()),
+                };
+                let error = LastError { at: now, code: code.to_owned(), detail };
+                tracing::warn!(connection = %id, error = %error.detail, "connection needs new secrets from an admin");
+                let recorded =
+                    RecordedFailure { error, status: Some(ConnectionStatus::NeedsReauth), retry_not_before: None };
+                locked.save_outcome(sealed.as_deref(), &state.meta(), Some(&recorded)).await?;
+                Err(TokenError::NeedsReauth(id.clone()))
+            }
+            Err(error) => {
+                let vendor_says = match &error {
+                    VendorError::Unavailable { retry_after: Some(asked), .. } => *asked,
+                    _ => Duration::ZERO,
+                };
+                let wait =
+                    backoff::delay(record.failure_count.saturating_add(1), self.limits.backoff_max).max(vendor_says);
+                let until =
+                    chrono::Duration::from_std(wait).ok().and_then(|w| now.checked_add_signed(w)).unwrap_or(now);
+                let recorded = RecordedFailure {
+                    error: LastError { at: now, code: error.code().to_owned(), detail: error.detail() },
+                    status: None,
+                    retry_not_before: Some(until),
+                };
+                tracing::warn!(connection = %id, error = %error, retry_in_ms = wait.as_millis() as u64, "vendor token request failed");
+                locked.save_outcome(sealed.as_deref(), &state.meta(), Some(&recorded)).await?;
+                Err(TokenError::VendorFailed { error, retry_after: wait })
+            }
         };
-        let wait = backoff::delay(record.failure_count.saturating_add(1), self.limits.backoff_max).max(vendor_says);
-        let recorded = RecordedFailure {
-            error: LastError { at: now, code: error.code().to_owned(), detail: error.detail() },
-            status,
-            // A connection that needs new secrets waits for an admin, not for a timer.
-            retry_not_before: status
-                .is_none()
-                .then(|| chrono::Duration::from_std(wait).ok().and_then(|w| now.checked_add_signed(w)).unwrap_or(now)),
-        };
-        locked.save_outcome(sealed.as_deref(), &state.meta(), Some(&recorded)).await?;
         locked.commit().await?;
         self.cache.evict(id.as_str());
-        tracing::warn!(connection = %id, error = %error, needs_reauth = status.is_some(), "vendor token request failed");
-        match status {
-            Some(_) => Err(TokenError::NeedsReauth(id.clone())),
-            None => Err(TokenError::VendorFailed { error, retry_after: wait }),
-        }
+        result
     }
 
     /// Gets a new access token into `state`: the refresh token first when there is one,
@@ -328,7 +343,7 @@ impl TokenService {
     ) -> Result<(), Failure> {
         let usable_refresh = plan.refresh.is_some()
             && state.refresh_token.is_some()
-            && state.refresh_token_expires_at.is_none_or(|at| at > Utc::now() + chrono::Duration::seconds(30));
+            && state.refresh_token_expires_at.is_none_or(|at| at > Utc::now() + REFRESH_TOKEN_MARGIN);
         if usable_refresh && let Some(refresh_token) = state.refresh_token.clone() {
             if plan.rotating_refresh_tokens && !self.claim_single_use(&refresh_token, locked).await? {
                 tracing::warn!(
@@ -345,18 +360,23 @@ impl TokenService {
                     // A reusable refresh token is kept when the answer brings none, unless it is
                     // near its end: then the next refresh uses the primary grant instead of
                     // finding the same old token due again and again.
+                    // Without a primary grant the refresh token is all there is: always kept.
                     let near_end = state
                         .refresh_token_expires_at
                         .is_some_and(|at| at - Utc::now() < chrono_duration(self.rotate_lead));
-                    let kept = (!plan.rotating_refresh_tokens && !near_end).then_some(refresh_token);
+                    let replaceable = near_end && plan.primary.is_some();
+                    let kept = (!plan.rotating_refresh_tokens && !replaceable).then_some(refresh_token);
                     absorb(state, grant, kept);
                     return Ok(());
                 }
                 // Refused (invalid_grant, or any other 4xx): the refresh token is of no more use;
                 // the primary grant may still work, under this same lock.
                 Err(err @ (VendorError::InvalidGrant { .. } | VendorError::Rejected { .. })) => {
-                    tracing::info!(error = %err, "refresh token refused; falling back to the primary grant");
                     forget_refresh_token(state);
+                    if plan.primary.is_none() {
+                        return Err(Failure::NoGrantLeft(Some(err)));
+                    }
+                    tracing::info!(error = %err, "refresh token refused; falling back to the primary grant");
                 }
                 Err(err) => {
                     // A single-use token is spent once the vendor may have seen it: after any
@@ -365,6 +385,9 @@ impl TokenService {
                         || matches!(err, VendorError::Config(_));
                     if plan.rotating_refresh_tokens && !never_sent {
                         forget_refresh_token(state);
+                        if plan.primary.is_none() {
+                            return Err(Failure::NoGrantLeft(Some(err)));
+                        }
                     }
                     return Err(Failure::Vendor(err));
                 }
@@ -387,15 +410,15 @@ impl TokenService {
 
     async fn primary(&self, plan: &Plan, secrets: &SecretMap, state: &mut TokenState) -> Result<(), Failure> {
         let Some(grant) = &plan.primary else {
-            return Err(Failure::NoGrantLeft(VendorError::InvalidGrant { status: 400 }));
+            return Err(Failure::NoGrantLeft(None));
         };
         match self.vendor.request(plan, secrets, Step::Primary(grant)).await {
             Ok(grant) => {
                 absorb(state, grant, None);
                 Ok(())
             }
-            Err(VendorError::InvalidGrant { status }) => {
-                Err(Failure::Vendor(VendorError::Rejected { status, code: "invalid_grant".into() }))
+            Err(VendorError::InvalidGrant { endpoint, status }) => {
+                Err(Failure::Vendor(VendorError::Rejected { endpoint, status, code: "invalid_grant".into() }))
             }
             Err(err) => Err(Failure::Vendor(err)),
         }
@@ -410,7 +433,10 @@ impl TokenService {
         let misconfigured = |errors| TokenError::Misconfigured { id: record.id.clone(), errors };
         let provider = providers::find(&record.provider)
             .ok_or_else(|| misconfigured(ValidationErrors::single("provider", "unknown provider")))?;
-        let names = provider.secret_names(&secrets.names(), record.token_meta.has_refresh_token);
+        // A refresh token is token state, which may be gone (spent, refused): the plan is made as
+        // if it were there, and `obtain` finds out, turning the connection `needs_reauth` when
+        // nothing else can get a token, rather than failing here as a broken config.
+        let names = provider.secret_names(&secrets.names(), true);
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         provider.resolve(&record.config, &names, self.limits.allow_insecure_urls).map_err(misconfigured)
     }
@@ -428,10 +454,18 @@ fn issue(
     for (name, source) in &plan.headers {
         let value = match source {
             HeaderSource::Static(v) => SecretString::from(v.as_str()),
-            HeaderSource::Secret(secret) => secrets.get(secret).cloned().ok_or_else(|| TokenError::Misconfigured {
-                id: record.id.clone(),
-                errors: ValidationErrors::single(format!("secrets.{secret}"), "required by a handed-out header"),
-            })?,
+            HeaderSource::Secret(secret) => {
+                let misconfigured = |message: &str| TokenError::Misconfigured {
+                    id: record.id.clone(),
+                    errors: ValidationErrors::single(format!("secrets.{secret}"), message),
+                };
+                let value = secrets.get(secret).ok_or_else(|| misconfigured("required by a handed-out header"))?;
+                // Stored before values were checked on write: never hand out a header that breaks lines.
+                if !crate::providers::plan::is_header_value(value.expose_secret()) {
+                    return Err(misconfigured("is not a valid header value"));
+                }
+                value.clone()
+            }
         };
         headers.push((name.clone(), value));
     }
@@ -445,6 +479,12 @@ fn issue(
     })
 }
 
+/// A refresh token this close to its end is not sent: it could expire on the way.
+const REFRESH_TOKEN_MARGIN: chrono::Duration = chrono::Duration::seconds(5);
+
+const NO_CREDENTIAL_LEFT: &str =
+    "no credential is left to get a token with: an admin must replace the connection's secrets";
+
 /// Settings are std durations; token arithmetic is chrono's. Anything too large is "forever".
 fn chrono_duration(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
@@ -452,8 +492,9 @@ fn chrono_duration(d: Duration) -> chrono::Duration {
 
 enum Failure {
     Vendor(VendorError),
-    /// Nothing left to get a token with: the connection needs new secrets.
-    NoGrantLeft(VendorError),
+    /// Nothing left to get a token with: the connection needs new secrets. Carries the vendor
+    /// failure that used up the last credential, if one did.
+    NoGrantLeft(Option<VendorError>),
     /// The database failed before the vendor was called.
     Store(StoreError),
 }

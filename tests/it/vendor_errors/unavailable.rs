@@ -78,6 +78,27 @@ async fn refused_connection_is_503_vendor_unavailable() {
     let resp = app.admin.token_resp("qubs-main", None).await;
     assert_problem(&resp, 503, "vendor_unavailable");
     retry_after(&resp);
-    assert_last_error(&app, "qubs-main", "vendor_unavailable").await;
+    let last_error = assert_last_error(&app, "qubs-main", "vendor_unavailable").await;
     app.healthz(0).await;
+    // What to act on: where the broker went and what happened, in the answer and the view.
+    let endpoint = format!("http://{closed}/oauth2/token");
+    for detail in [resp.json()["detail"].clone(), last_error["detail"].clone()] {
+        let detail = detail.as_str().unwrap_or_default().to_owned();
+        assert!(detail.contains(&endpoint) && detail.contains("connection refused"), "{detail}");
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_host_is_named_with_its_cause() {
+    let app = spawn_app().await;
+    let qubs = FakeQubs::start().await;
+    let mut body = qubs.connection("qubs-main");
+    // `.invalid` never resolves (RFC 6761); the query string is never repeated.
+    body["config"]["token_url"] = "http://vendor.invalid/oauth2/token?tenant=acme".into();
+    app.admin.create_connection(&body).await;
+    let resp = app.admin.token_resp("qubs-main", None).await;
+    assert_problem(&resp, 503, "vendor_unavailable");
+    let detail = resp.json()["detail"].as_str().unwrap_or_default().to_owned();
+    assert!(detail.contains("http://vendor.invalid/oauth2/token") && detail.contains("DNS"), "{detail}");
+    assert!(!detail.contains("tenant=acme"), "{detail}");
 }

@@ -5,8 +5,8 @@
 use serde_json::json;
 
 use crate::fakes::{FakeOAuth2, OAuth2Options};
-use crate::harness::random;
 use crate::harness::token_answer::{ExpectedToken, assert_token_answer, bearer_headers};
+use crate::harness::{assert_invalid, random};
 use crate::vendors::{served, spawn};
 
 #[tokio::test]
@@ -40,4 +40,28 @@ async fn static_headers_and_api_base_url_are_handed_out() {
             api_base_url: Some("https://api.acme.example/v2"),
         },
     );
+}
+
+/// A credential that gets tokens is never handed to callers: `static_headers` may only name
+/// secrets of their own, and their values must be valid header values.
+#[tokio::test]
+async fn static_headers_never_hand_out_a_grant_credential_or_a_broken_header() {
+    let app = spawn().await;
+    let fake = FakeOAuth2::start(OAuth2Options::default()).await;
+    for credential in ["client_secret", "password", "private_key", "refresh_token"] {
+        let mut body = fake.connection("generic");
+        body["config"]["static_headers"] = json!({"X-Leak": credential});
+        let resp = app.admin.raw(reqwest::Method::POST, "/v1/connections").json(&body).send().await;
+        assert_invalid(&resp, "config.static_headers.X-Leak");
+    }
+    app.admin.create_connection(&fake.connection("generic")).await;
+    let patch = json!({"config": {"static_headers": {"X-Leak": "client_secret"}}});
+    let resp = app.admin.raw(reqwest::Method::PATCH, "/v1/connections/generic").json(&patch).send().await;
+    assert_invalid(&resp, "config.static_headers.X-Leak");
+
+    let mut body = fake.connection("generic2");
+    body["config"]["static_headers"] = json!({"X-Api-Key": "api_key"});
+    body["secrets"]["api_key"] = json!("key\r\nX-Injected: yes");
+    let resp = app.admin.raw(reqwest::Method::POST, "/v1/connections").json(&body).send().await;
+    assert_invalid(&resp, "secrets.api_key");
 }
