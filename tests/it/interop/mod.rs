@@ -5,6 +5,8 @@
 //! lost answers deterministically.
 //!
 //! `server_checks` and `proxy_checks` prove the rig does what the other tests rely on.
+
+mod idle_chain;
 mod lost_answer;
 mod proxy_checks;
 mod rotating_load;
