@@ -6,6 +6,7 @@
 //!
 //! `server_checks` and `proxy_checks` prove the rig does what the other tests rely on.
 
+mod client_assertions;
 mod idle_chain;
 mod lost_answer;
 mod proxy_checks;
