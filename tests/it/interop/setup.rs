@@ -3,9 +3,10 @@
 
 use serde_json::{Value, json};
 
+use crate::harness::TestApp;
 use crate::harness::authserver::{AuthServer, AuthServerSettings};
 use crate::harness::client::TestClient;
-use crate::harness::{TestApp, spawn_app_with};
+use crate::harness::setup::replicas_with_service;
 
 pub struct Rig {
     pub server: AuthServer,
@@ -17,16 +18,7 @@ pub struct Rig {
 impl Rig {
     pub async fn start(server: &AuthServerSettings, replicas: usize, settings: &[(&str, &str)]) -> Rig {
         let server = AuthServer::start(server).await;
-        let mut app = spawn_app_with(|env| {
-            // Pushed last, so they override the harness defaults (e.g. the vendor timeout).
-            env.extra.extend(settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-        })
-        .await;
-        for _ in 1..replicas {
-            app.add_replica().await;
-        }
-        let svc = app.service(&["*"]).await;
-        let key = svc.key().expect("service key").to_owned();
+        let (app, key) = replicas_with_service(replicas, settings).await;
         Rig { server, app, key }
     }
 
