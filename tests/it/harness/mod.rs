@@ -2,14 +2,18 @@
 
 pub mod api;
 pub mod app;
+pub mod authserver;
 pub mod broker;
 pub mod cli;
 pub mod client;
 pub mod db;
 pub mod db_proxy;
+pub mod keepalive_proxy;
+pub mod keys;
 pub mod kill;
 pub mod leaks;
 pub mod logs;
+pub mod npm;
 pub mod partition_proxy;
 pub mod problem;
 pub mod random;

@@ -9,7 +9,7 @@ mod churn;
 mod crash;
 mod fault_backoff;
 mod foreign_lock;
-mod load;
+pub mod load;
 mod outage_under_load;
 mod partition;
 mod replica_changes;

@@ -1,8 +1,9 @@
 //! The usual starting point: the rotating vendor, `replicas` broker processes on one database
 //! with the given settings, and a service key allowed every connection.
 
+use crate::harness::TestApp;
 use crate::harness::client::TestClient;
-use crate::harness::{TestApp, spawn_app_with};
+use crate::harness::setup::replicas_with_service;
 
 use super::rotating_vendor::RotatingVendor;
 
@@ -16,16 +17,7 @@ pub struct Rig {
 impl Rig {
     pub async fn start(replicas: usize, settings: &[(&str, &str)]) -> Rig {
         let vendor = RotatingVendor::start().await;
-        let mut app = spawn_app_with(|env| {
-            // Pushed last, so they override the harness defaults (e.g. the vendor timeout).
-            env.extra.extend(settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-        })
-        .await;
-        for _ in 1..replicas {
-            app.add_replica().await;
-        }
-        let svc = app.service(&["*"]).await;
-        let key = svc.key().expect("service key").to_owned();
+        let (app, key) = replicas_with_service(replicas, settings).await;
         Rig { app, vendor, key }
     }
 
