@@ -1,10 +1,10 @@
-//! Command line: `serve`, `migrate`, `openapi`, `gen-master-key`, `rekey`.
+//! Command line: `serve`, `migrate`, `openapi`, `gen-master-key`, `rekey`, `keys status`, `copy`.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{DatabaseArgs, KeyArgs, LogArgs, ServeArgs};
+use crate::config::{CopyArgs, DatabaseArgs, KeyArgs, LogArgs, ServeArgs};
 
 #[derive(Parser)]
 #[command(
@@ -41,6 +41,36 @@ enum Command {
         #[command(flatten)]
         log: LogArgs,
     },
+    /// Master keys: `status` shows which key ids seal how many stored values.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Copy everything from DATABASE_URL into an empty database (--to), sealed values as they are:
+    /// the way from the embedded default to PostgreSQL replicas.
+    Copy {
+        #[command(flatten)]
+        copy: CopyArgs,
+        #[command(flatten)]
+        db: DatabaseArgs,
+        #[command(flatten)]
+        keys: KeyArgs,
+        #[command(flatten)]
+        log: LogArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Which master key ids seal how many stored values, which are loaded, which may be dropped.
+    Status {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        #[command(flatten)]
+        keys: KeyArgs,
+        #[command(flatten)]
+        log: LogArgs,
+    },
 }
 
 pub async fn run() -> ExitCode {
@@ -59,6 +89,14 @@ pub async fn run() -> ExitCode {
         Command::Rekey { db, keys, log } => {
             crate::telemetry::init(&log);
             crate::app::rekey(&db, &keys).await
+        }
+        Command::Keys { command: KeysCommand::Status { db, keys, log } } => {
+            crate::telemetry::init(&log);
+            crate::app::keys_status(&db, &keys).await
+        }
+        Command::Copy { copy, db, keys, log } => {
+            crate::telemetry::init(&log);
+            crate::app::copy(&db, &keys, &copy.to).await
         }
     };
     match result {

@@ -5,13 +5,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::{Args, ValueEnum};
 use secrecy::SecretString;
 
 #[derive(Args, Debug, Clone)]
 pub struct DatabaseArgs {
-    /// `postgres://…` (production, many replicas). `sqlite://PATH` (embedded) is planned.
+    /// `sqlite://PATH` (embedded, one process; the default) or `postgres://USER@HOST:PORT/DB`
+    /// (replicas).
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://tokenbroker.db", hide_env_values = true)]
     pub database_url: SecretString,
     /// Largest number of database connections this process opens.
@@ -125,32 +126,11 @@ impl ServeArgs {
     pub fn cache_ttl(&self) -> Duration {
         Duration::from_millis(self.cache_ttl_ms.min(5_000))
     }
-
-    /// `None` when refresh-ahead is turned off.
-    pub fn ahead_settings(&self) -> Option<crate::refresh::ahead::AheadSettings> {
-        (self.refresh_ahead_secs > 0).then(|| crate::refresh::ahead::AheadSettings {
-            lead: Duration::from_secs(self.refresh_ahead_secs),
-            interval: Duration::from_millis(self.refresh_ahead_interval_ms.max(100)),
-            concurrency: 4,
-        })
-    }
 }
 
-impl KeyArgs {
-    /// The key list from the variable or the file; exactly one must be given.
-    pub fn load(&self) -> anyhow::Result<SecretString> {
-        match (&self.master_keys, &self.master_key_file) {
-            (Some(keys), None) => Ok(keys.clone()),
-            (None, Some(path)) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading TOKENBROKER_MASTER_KEY_FILE {}", path.display()))?;
-                Ok(SecretString::from(text))
-            }
-            (Some(_), Some(_)) => bail!("set TOKENBROKER_MASTER_KEYS or TOKENBROKER_MASTER_KEY_FILE, not both"),
-            (None, None) => bail!(
-                "TOKENBROKER_MASTER_KEYS (or TOKENBROKER_MASTER_KEY_FILE) is required with Postgres; \
-                 make one with `tokenbroker gen-master-key`"
-            ),
-        }
-    }
+#[derive(Args, Debug, Clone)]
+pub struct CopyArgs {
+    /// The empty database to copy into, e.g. `postgres://USER@HOST:PORT/DB`.
+    #[arg(long, hide_env_values = true)]
+    pub to: SecretString,
 }

@@ -2,19 +2,22 @@
 //! short-lived access tokens to internal services, with one vendor refresh per expiry
 //! however many callers and replicas ask at once.
 
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod cli;
-pub mod coherence;
 pub mod config;
-pub mod connections;
+pub mod credentials;
 pub mod crypto;
+pub mod domain;
+pub mod gate;
 pub mod http;
 pub mod ids;
+pub mod invalidation;
 pub mod providers;
-pub mod refresh;
 pub mod secret;
 pub mod store;
 pub mod telemetry;
+pub mod tokens;
 pub mod usage;
 pub mod validation;

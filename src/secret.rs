@@ -38,6 +38,11 @@ impl SecretMap {
         self.0.insert(name, value);
     }
 
+    /// Takes every secret of `other`, replacing those of the same name.
+    pub fn extend(&mut self, other: SecretMap) {
+        self.0.extend(other.0);
+    }
+
     pub fn remove(&mut self, name: &str) {
         self.0.remove(name);
     }

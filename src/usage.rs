@@ -13,8 +13,9 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde_json::json;
 use tokio::sync::watch;
 
+use crate::domain::AuditEvent;
 use crate::ids::{ConnectionId, PrincipalId};
-use crate::store::{AuditEvent, Store};
+use crate::store::Store;
 
 type Bucket = (PrincipalId, ConnectionId, DateTime<Utc>);
 

@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{AuthError, Caller, hash_key};
-use crate::store::{Authenticated, Store, StoreError};
+use crate::domain::Authenticated;
+use crate::store::{Store, StoreError};
 
 pub struct AuthCache {
     ttl: Duration,

@@ -8,8 +8,9 @@ pub use cache::AuthCache;
 
 use chrono::Utc;
 
+use crate::domain::{Authenticated, Role};
 use crate::ids::{ConnectionId, GrantPattern, PrincipalId};
-use crate::store::{Authenticated, Role, StoreError};
+use crate::store::StoreError;
 
 /// An authenticated caller.
 #[derive(Debug, Clone)]

@@ -12,7 +12,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::responses::{AuthProblems, MalformedProblem};
 use crate::auth::Caller;
-use crate::store::{AuditFilter, AuditRecord};
+use crate::domain::{AuditFilter, AuditRecord};
 use crate::validation::ValidationErrors;
 
 #[derive(Deserialize, IntoParams)]

@@ -15,9 +15,9 @@ use super::extract::json_body;
 use super::responses::{AuthProblems, ConflictProblem, InvalidProblems, NotFoundProblem};
 use super::tokens::connection_id;
 use super::views::{ConnectionList, ConnectionView};
+use crate::admin::{ConnectionPatch, NewConnectionRequest};
 use crate::auth::Caller;
-use crate::connections::{Manager, NewConnectionRequest};
-use crate::store::ConnectionStatus;
+use crate::domain::ConnectionStatus;
 use crate::validation::ValidationErrors;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -25,10 +25,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(create_connection, list_connections))
         .routes(routes!(get_connection, update_connection, delete_connection))
         .routes(routes!(replace_secrets))
-}
-
-fn manager(state: &AppState) -> Manager<'_> {
-    Manager { store: &state.store, keys: state.tokens.keys(), allow_insecure_urls: state.tokens.allow_insecure_urls() }
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -69,8 +65,9 @@ async fn create_connection(
 ) -> Result<(StatusCode, Json<ConnectionView>), ApiError> {
     caller.require_admin()?;
     let req: CreateConnection = json_body(&headers, &body)?;
-    let record = manager(&state)
-        .create(
+    let record = state
+        .admin
+        .create_connection(
             &caller.principal,
             NewConnectionRequest {
                 id: req.id,
@@ -91,7 +88,7 @@ async fn create_connection(
     ))]
 async fn list_connections(State(state): State<AppState>, caller: Caller) -> Result<Json<ConnectionList>, ApiError> {
     caller.require_admin()?;
-    let connections = state.store.list_connections().await?.into_iter().map(Into::into).collect();
+    let connections = state.admin.list_connections().await?.into_iter().map(Into::into).collect();
     Ok(Json(ConnectionList { connections }))
 }
 
@@ -108,7 +105,7 @@ async fn get_connection(
 ) -> Result<Json<ConnectionView>, ApiError> {
     caller.require_admin()?;
     let id = connection_id(&id)?;
-    Ok(Json(state.store.get_connection(&id).await?.into()))
+    Ok(Json(state.admin.get_connection(&id).await?.into()))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -120,6 +117,12 @@ pub struct UpdateConnection {
     config: Option<Map<String, Value>>,
     /// `active` or `disabled`.
     status: Option<ConnectionStatus>,
+    /// Secrets to set in the same change; `null` removes an optional one. Required — every
+    /// stored secret — when the change moves where credentials are sent (a `destination` field
+    /// in `GET /v1/providers`: token_url, base_url, refresh, tenant_id, environment,
+    /// api_base_url…).
+    #[schema(value_type = Option<Object>)]
+    secrets: Option<Map<String, Value>>,
 }
 
 /// Change the description, config keys, or status (`active`/`disabled`).
@@ -143,11 +146,13 @@ async fn update_connection(
     if req.status == Some(ConnectionStatus::NeedsReauth) {
         return Err(ValidationErrors::single("status", "must be active or disabled").into());
     }
-    let record = manager(&state)
-        .update(&caller.principal, &id, req.description.as_deref(), req.config.as_ref(), req.status)
-        .await?;
-    // Takes effect on this replica before we answer; others hear it through the database.
-    state.tokens.changed(id.as_str(), Some(record.generation));
+    let patch = ConnectionPatch {
+        description: req.description.as_deref(),
+        config: req.config.as_ref(),
+        status: req.status,
+        secrets: req.secrets.as_ref(),
+    };
+    let record = state.admin.update_connection(&caller.principal, &id, patch).await?;
     Ok(Json(record.into()))
 }
 
@@ -177,9 +182,7 @@ async fn replace_secrets(
     caller.require_admin()?;
     let id = connection_id(&id)?;
     let req: ReplaceSecrets = json_body(&headers, &body)?;
-    let record = manager(&state).replace_secrets(&caller.principal, &id, &req.secrets).await?;
-    // Takes effect on this replica before we answer; others hear it through the database.
-    state.tokens.changed(id.as_str(), Some(record.generation));
+    let record = state.admin.replace_secrets(&caller.principal, &id, &req.secrets).await?;
     Ok(Json(record.into()))
 }
 
@@ -196,8 +199,6 @@ async fn delete_connection(
 ) -> Result<StatusCode, ApiError> {
     caller.require_admin()?;
     let id = connection_id(&id)?;
-    manager(&state).delete(&caller.principal, &id).await?;
-    // Takes effect on this replica before we answer; others hear it through the database.
-    state.tokens.changed(id.as_str(), None);
+    state.admin.delete_connection(&caller.principal, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,11 +9,13 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::admin::AdminError;
 use crate::auth::AuthError;
+use crate::credentials::CredentialsError;
 use crate::crypto::CryptoError;
 use crate::providers::VendorError;
-use crate::refresh::TokenError;
 use crate::store::StoreError;
+use crate::tokens::TokenError;
 use crate::validation::{FieldError, ValidationErrors};
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -156,13 +158,22 @@ impl From<StoreError> for ApiError {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the database is unreachable")
                     .with_retry_after(Duration::from_secs(2))
             }
-            StoreError::LockTimeout(_) => ApiError::new(
+            StoreError::LockTimeout => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "vendor_unavailable",
                 "another refresh of this connection is taking too long",
             )
             .with_retry_after(Duration::from_secs(2)),
-            StoreError::Database(_) | StoreError::Corrupt(_) => internal(&err),
+            StoreError::LastAdmin(_) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", err.to_string()),
+            StoreError::Database(_)
+            | StoreError::InvalidRow { .. }
+            | StoreError::Migration(_)
+            | StoreError::Url(_)
+            | StoreError::Connect(_)
+            | StoreError::InUse(_)
+            | StoreError::LeaseLost
+            | StoreError::NotEmpty(_)
+            | StoreError::Bootstrap(_) => internal(&err),
         }
     }
 }
@@ -223,18 +234,25 @@ impl From<TokenError> for ApiError {
                     .with_retry_after(retry_after)
             }
             TokenError::Store(e) => e.into(),
-            TokenError::Crypto(_) | TokenError::State(_) | TokenError::Misconfigured { .. } => internal(&err),
+            TokenError::Credentials(e) => e.into(),
+            TokenError::RefreshLost(_) => internal(&err),
         }
     }
 }
 
-impl From<crate::connections::ManageError> for ApiError {
-    fn from(err: crate::connections::ManageError) -> Self {
-        use crate::connections::ManageError;
+impl From<CredentialsError> for ApiError {
+    fn from(err: CredentialsError) -> Self {
+        internal(&err)
+    }
+}
+
+impl From<AdminError> for ApiError {
+    fn from(err: AdminError) -> Self {
         match err {
-            ManageError::Invalid(e) => e.into(),
-            ManageError::Store(e) => e.into(),
-            ManageError::Crypto(e) => e.into(),
+            AdminError::Invalid(e) => e.into(),
+            AdminError::Store(e) => e.into(),
+            AdminError::Credentials(e) => e.into(),
+            AdminError::Crypto(e) => e.into(),
         }
     }
 }

@@ -28,15 +28,17 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::admin::Admin;
 use crate::auth::AuthCache;
-use crate::refresh::TokenService;
 use crate::store::Store;
+use crate::tokens::TokenService;
 use error::{ApiError, PROBLEM_JSON};
 
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
     pub tokens: Arc<TokenService>,
+    pub admin: Admin,
     pub auth: Arc<AuthCache>,
     pub usage: Arc<crate::usage::Usage>,
 }

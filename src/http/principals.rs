@@ -7,7 +7,6 @@ use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
-use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -16,10 +15,9 @@ use super::error::ApiError;
 use super::extract::{json_body, optional_json_body};
 use super::responses::{AuthProblems, ConflictProblem, InvalidProblems, NotFoundProblem, ValidationProblem};
 use super::views::{GrantList, KeyCreated, KeyList, PrincipalList, PrincipalView};
-use crate::auth::{ApiKey, Caller};
+use crate::auth::Caller;
+use crate::domain::{GrantChange, Role};
 use crate::ids::{GrantPattern, PrincipalId};
-use crate::store::{AuditEvent, GrantChange, Role};
-use crate::validation::ValidationErrors;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -60,11 +58,7 @@ async fn create_principal(
     caller.require_admin()?;
     let req: CreatePrincipal = json_body(&headers, &body)?;
     let id = PrincipalId::parse("id", &req.id)?;
-    let event =
-        AuditEvent::success(Some(&caller.principal), "principal.create", json!({"principal": id, "role": req.role}));
-    let record = state.store.create_principal(&id, req.role, &req.description, &event).await?;
-    // Takes effect on this replica before we answer; others hear it through the database.
-    state.auth.clear();
+    let record = state.admin.create_principal(&caller.principal, &id, req.role, &req.description).await?;
     Ok((StatusCode::CREATED, Json(record.into())))
 }
 
@@ -75,7 +69,7 @@ async fn create_principal(
     ))]
 async fn list_principals(State(state): State<AppState>, caller: Caller) -> Result<Json<PrincipalList>, ApiError> {
     caller.require_admin()?;
-    let principals = state.store.list_principals().await?.into_iter().map(Into::into).collect();
+    let principals = state.admin.list_principals().await?.into_iter().map(Into::into).collect();
     Ok(Json(PrincipalList { principals }))
 }
 
@@ -91,7 +85,7 @@ async fn get_principal(
     Path(id): Path<String>,
 ) -> Result<Json<PrincipalView>, ApiError> {
     caller.require_admin()?;
-    Ok(Json(state.store.get_principal(&principal_id(&id)?).await?.into()))
+    Ok(Json(state.admin.get_principal(&principal_id(&id)?).await?.into()))
 }
 
 /// Delete a principal; its keys and grants go with it.
@@ -107,11 +101,7 @@ async fn delete_principal(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require_admin()?;
-    let id = principal_id(&id)?;
-    let event = AuditEvent::success(Some(&caller.principal), "principal.delete", json!({"principal": id}));
-    state.store.delete_principal(&id, &event).await?;
-    // Takes effect on this replica before we answer; others hear it through the database.
-    state.auth.clear();
+    state.admin.delete_principal(&caller.principal, &principal_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -141,21 +131,14 @@ async fn create_key(
     caller.require_admin()?;
     let id = principal_id(&id)?;
     let req: Option<CreateKey> = optional_json_body(&headers, &body)?;
-    let expires_at = req.and_then(|r| r.expires_at);
-    if expires_at.is_some_and(|at| at <= Utc::now()) {
-        return Err(ValidationErrors::single("expires_at", "must be in the future").into());
-    }
-    let key = ApiKey::generate()?;
-    let event =
-        AuditEvent::success(Some(&caller.principal), "key.create", json!({"principal": id, "key_id": key.key_id}));
-    let record = state.store.create_key(&id, &key.key_id, &key.hash(), expires_at, &event).await?;
+    let issued = state.admin.create_key(&caller.principal, &id, req.and_then(|r| r.expires_at)).await?;
     Ok((
         StatusCode::CREATED,
         Json(KeyCreated {
-            key_id: record.key_id,
-            api_key: key.secret.expose_secret().to_owned(),
-            created_at: record.created_at,
-            expires_at: record.expires_at,
+            key_id: issued.record.key_id,
+            api_key: issued.secret.expose_secret().to_owned(),
+            created_at: issued.record.created_at,
+            expires_at: issued.record.expires_at,
         }),
     ))
 }
@@ -172,7 +155,7 @@ async fn list_keys(
     Path(id): Path<String>,
 ) -> Result<Json<KeyList>, ApiError> {
     caller.require_admin()?;
-    let keys = state.store.list_keys(&principal_id(&id)?).await?.into_iter().map(Into::into).collect();
+    let keys = state.admin.list_keys(&principal_id(&id)?).await?.into_iter().map(Into::into).collect();
     Ok(Json(KeyList { keys }))
 }
 
@@ -189,11 +172,7 @@ async fn revoke_key(
     Path((id, key_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     caller.require_admin()?;
-    let id = principal_id(&id)?;
-    let event = AuditEvent::success(Some(&caller.principal), "key.revoke", json!({"principal": id, "key_id": key_id}));
-    state.store.revoke_key(&id, &key_id, &event).await?;
-    // Takes effect on this replica before we answer; others hear it through the database.
-    state.auth.clear();
+    state.admin.revoke_key(&caller.principal, &principal_id(&id)?, &key_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -209,7 +188,7 @@ async fn list_grants(
     Path(id): Path<String>,
 ) -> Result<Json<GrantList>, ApiError> {
     caller.require_admin()?;
-    let grants = state.store.list_grants(&principal_id(&id)?).await?.iter().map(|g| g.as_str().to_owned()).collect();
+    let grants = state.admin.list_grants(&principal_id(&id)?).await?.iter().map(|g| g.as_str().to_owned()).collect();
     Ok(Json(GrantList { grants }))
 }
 
@@ -252,13 +231,6 @@ async fn change_grant(
     caller.require_admin()?;
     let id = principal_id(id)?;
     let pattern = GrantPattern::parse(pattern)?;
-    let action = match change {
-        GrantChange::Put => "grant.put",
-        GrantChange::Delete => "grant.delete",
-    };
-    let event = AuditEvent::success(Some(&caller.principal), action, json!({"principal": id, "pattern": pattern}));
-    state.store.change_grant(change, &id, &pattern, &event).await?;
-    // Takes effect on this replica before we answer; others hear it through the database.
-    state.auth.clear();
+    state.admin.change_grant(&caller.principal, change, &id, &pattern).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -18,8 +18,7 @@ use super::responses::{AuthProblems, InvalidProblems, MalformedProblem, NotFound
 use super::views::TokenResponse;
 use crate::auth::Caller;
 use crate::ids::ConnectionId;
-use crate::refresh::{IssuedToken, Want};
-use crate::store::AuditEvent;
+use crate::tokens::{IssuedToken, Want};
 use crate::validation::ValidationErrors;
 
 const DEFAULT_MIN_TTL: i64 = 60;
@@ -98,17 +97,7 @@ async fn refresh_token(
     let request: Option<RefreshRequest> = optional_json_body(&headers, &body)?;
     let Some(rejected) = request.and_then(|r| r.rejected_access_token) else {
         caller.require_admin()?;
-        let result = state.tokens.token(&id, Want::Force).await;
-        // Recorded with its outcome, once it is known.
-        let outcome = if result.is_ok() { "success" } else { "failure" };
-        let event = AuditEvent {
-            outcome,
-            ..AuditEvent::success(Some(&caller.principal), "connection.refresh", serde_json::json!({}))
-                .on_connection(id.as_str())
-        };
-        if let Err(err) = state.store.record_audit(&event).await {
-            tracing::warn!(error = %err, connection = %id, "could not record a forced refresh");
-        }
+        let result = state.admin.force_refresh(&caller.principal, &id).await;
         return Ok(answer(&state, &caller, result?));
     };
     let token = state.tokens.token(&id, Want::ReplaceIfCurrent(rejected)).await?;

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::store::{ConnectionRecord, ConnectionStatus, KeyRecord, LastError, PrincipalRecord, Role};
+use crate::domain::{ConnectionRecord, ConnectionStatus, KeyRecord, LastError, PrincipalRecord, Role};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenInfo {

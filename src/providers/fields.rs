@@ -19,6 +19,20 @@ pub enum Kind {
     Seconds,
 }
 
+/// What a config field says about where, and as whom, the broker talks to the vendor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Facing {
+    /// Neither: a scope, a body format, a lifetime.
+    No,
+    /// Which client or user the credentials are (client id, username, grant): a refresh
+    /// token belongs to it, so changing it drops the refresh token.
+    Identity,
+    /// Where credentials or handed-out tokens go (a URL, a host, a tenant): changing it needs
+    /// the secrets given again in the same request, so that an admin key alone cannot send a
+    /// stored secret somewhere new, and drops the refresh token.
+    Destination,
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct FieldDef {
     pub name: &'static str,
@@ -26,15 +40,26 @@ pub struct FieldDef {
     pub required: bool,
     pub default: Option<&'static str>,
     pub description: &'static str,
+    pub facing: Facing,
 }
 
 impl FieldDef {
     pub const fn required(name: &'static str, description: &'static str) -> Self {
-        Self { name, kind: Kind::String, required: true, default: None, description }
+        Self { name, kind: Kind::String, required: true, default: None, description, facing: Facing::No }
     }
 
     pub const fn optional(name: &'static str, description: &'static str) -> Self {
-        Self { name, kind: Kind::String, required: false, default: None, description }
+        Self { name, kind: Kind::String, required: false, default: None, description, facing: Facing::No }
+    }
+
+    pub const fn destination(mut self) -> Self {
+        self.facing = Facing::Destination;
+        self
+    }
+
+    pub const fn identity(mut self) -> Self {
+        self.facing = Facing::Identity;
+        self
     }
 
     pub const fn with_default(mut self, default: &'static str) -> Self {
@@ -58,6 +83,9 @@ pub struct FieldInfo {
     /// `string`, `object`, `string[]`, or `one of: a, b`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// `destination` (where credentials or tokens go: changing it needs the secrets again),
+    /// `identity` (which client or user: changing it drops the refresh token), or null.
+    pub vendor_facing: Option<&'static str>,
 }
 
 impl From<&FieldDef> for FieldInfo {
@@ -73,6 +101,11 @@ impl From<&FieldDef> for FieldInfo {
                 Kind::StringList => "string[]".to_owned(),
                 Kind::Seconds => "integer (seconds)".to_owned(),
                 Kind::OneOf(values) => format!("one of: {}", values.join(", ")),
+            },
+            vendor_facing: match f.facing {
+                Facing::No => None,
+                Facing::Identity => Some("identity"),
+                Facing::Destination => Some("destination"),
             },
         }
     }

@@ -89,9 +89,9 @@ impl ProviderDef {
     /// Providers whose refresh tokens only ever come from the vendor (QBench, Quiqup) do not.
     pub fn secret_names(&self, stored: &[String], has_refresh_token: bool) -> Vec<String> {
         let mut names = stored.to_vec();
-        let declared = self.secrets.iter().any(|d| d.name == crate::store::REFRESH_TOKEN);
-        if has_refresh_token && declared && !names.iter().any(|n| n == crate::store::REFRESH_TOKEN) {
-            names.push(crate::store::REFRESH_TOKEN.to_owned());
+        let declared = self.secrets.iter().any(|d| d.name == crate::domain::REFRESH_TOKEN);
+        if has_refresh_token && declared && !names.iter().any(|n| n == crate::domain::REFRESH_TOKEN) {
+            names.push(crate::domain::REFRESH_TOKEN.to_owned());
         }
         names
     }

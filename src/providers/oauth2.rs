@@ -15,14 +15,14 @@ pub const OAUTH2: ProviderDef = ProviderDef {
     description: "Any OAuth 2.0 token endpoint, described by config: grant, body format, client authentication, scope, audience, extra parameters, JWT assertion, refresh step and handed-out headers.",
     grants: &["client_credentials", "password", "refresh_token", "jwt_bearer"],
     config: &[
-        FieldDef::required("token_url", "Token endpoint."),
-        FieldDef::required("grant_type", "The primary grant.").kind(Kind::OneOf(&[
+        FieldDef::required("token_url", "Token endpoint.").destination(),
+        FieldDef::required("grant_type", "The primary grant.").identity().kind(Kind::OneOf(&[
             "client_credentials",
             "password",
             "refresh_token",
             "jwt_bearer",
         ])),
-        FieldDef::optional("client_id", "OAuth client id."),
+        FieldDef::optional("client_id", "OAuth client id.").identity(),
         FieldDef::optional(
             "client_auth",
             "How the client authenticates: `body` (client_id and client_secret parameters), `basic` (HTTP Basic), `none`, or an RFC 7523 client assertion: `client_secret_jwt` (HS256 with client_secret) or `private_key_jwt` (signed with private_key: RS256 for RSA, ES256 for EC keys). Assertions carry iss = sub = client_id, aud = the endpoint, a unique jti and a short exp.",
@@ -39,7 +39,7 @@ pub const OAUTH2: ProviderDef = ProviderDef {
             .with_default("form"),
         FieldDef::optional("scope", "`scope` parameter."),
         FieldDef::optional("audience", "`audience` parameter."),
-        FieldDef::optional("username", "Resource owner's username (password grant)."),
+        FieldDef::optional("username", "Resource owner's username (password grant).").identity(),
         FieldDef::optional("extra_params", "Further string parameters sent with every token request.").kind(Kind::Object),
         FieldDef::optional(
             "jwt",
@@ -50,7 +50,8 @@ pub const OAUTH2: ProviderDef = ProviderDef {
             "refresh",
             "Refresh step: {\"url\": token_url, \"token_param\": \"refresh_token\", \"grant_type\": \"refresh_token\" (null to omit), \"client_auth\": true, \"send_cookies\": false, \"rotating\": false (single-use refresh tokens), \"lifetime_seconds\": none}.",
         )
-        .kind(Kind::Object),
+        .kind(Kind::Object)
+        .destination(),
         FieldDef::optional(
             "static_headers",
             "Headers handed out with each token, as {\"Header-Name\": \"secret_name\"}: the value is that secret's.",
@@ -59,7 +60,7 @@ pub const OAUTH2: ProviderDef = ProviderDef {
         FieldDef::optional("default_expires_in", "Lifetime assumed when the vendor states none.")
             .kind(Kind::Seconds)
             .with_default("300"),
-        FieldDef::optional("api_base_url", "Base URL of the vendor's API, handed out with each token."),
+        FieldDef::optional("api_base_url", "Base URL of the vendor's API, handed out with each token.").destination(),
     ],
     secrets: &[
         FieldDef::optional("client_secret", "Client secret (body, basic or client_secret_jwt client auth, HS256 assertions)."),

@@ -7,10 +7,10 @@ use super::ProviderDef;
 use super::fields::{FieldDef, Kind};
 use super::plan::{BodyFormat, ClientAuth, Grant, HeaderSource, JwtAlg, JwtPlan, Plan, RefreshPlan};
 
-const CLIENT_ID: FieldDef = FieldDef::required("client_id", "OAuth client id issued by the vendor.");
+const CLIENT_ID: FieldDef = FieldDef::required("client_id", "OAuth client id issued by the vendor.").identity();
 const CLIENT_SECRET: FieldDef = FieldDef::required("client_secret", "OAuth client secret issued by the vendor.");
 const API_BASE_URL: FieldDef =
-    FieldDef::optional("api_base_url", "Base URL of the vendor's API, handed out with each token.");
+    FieldDef::optional("api_base_url", "Base URL of the vendor's API, handed out with each token.").destination();
 
 /// A plan with the common OAuth defaults: form body, client credentials in the body.
 fn base_plan(token_url: url::Url, client_id: &str, default_lifetime: Duration) -> Plan {
@@ -50,7 +50,9 @@ pub const QUBS: ProviderDef = ProviderDef {
     grants: &["client_credentials"],
     config: &[
         CLIENT_ID,
-        FieldDef::optional("token_url", "Token endpoint.").with_default("https://authenticate.qubs.io/oauth2/token"),
+        FieldDef::optional("token_url", "Token endpoint.")
+            .with_default("https://authenticate.qubs.io/oauth2/token")
+            .destination(),
         API_BASE_URL,
     ],
     secrets: &[CLIENT_SECRET],
@@ -67,7 +69,10 @@ pub const QBENCH: ProviderDef = ProviderDef {
     name: "qbench",
     description: "QBench API v2: a self-signed HS256 JWT assertion (RFC 7523), then the vendor's own single-use refresh tokens (7 days) with a `jid` cookie.",
     grants: &["jwt_bearer", "refresh_token"],
-    config: &[CLIENT_ID, FieldDef::required("base_url", "Your QBench URL, e.g. https://acme.qbench.net.")],
+    config: &[
+        CLIENT_ID,
+        FieldDef::required("base_url", "Your QBench URL, e.g. https://acme.qbench.net.").destination(),
+    ],
     secrets: &[FieldDef::required("client_secret", "API client secret; signs the JWT assertion.")],
     build: |c, _| {
         let base = c.required("base_url").trim_end_matches('/').to_owned();
@@ -103,13 +108,16 @@ pub const CUBU: ProviderDef = ProviderDef {
         FieldDef::required(
             "tenant_id",
             "Microsoft Entra tenant id (from the registered application's Getting Started tab).",
-        ),
+        )
+        .destination(),
         FieldDef::optional(
             "application_id",
             "Registered application id; sets api_base_url to https://s2s.api.app.cubu.com/{application_id}/.",
-        ),
+        )
+        .destination(),
         FieldDef::optional("token_url", "Token endpoint.")
-            .with_default("https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/token"),
+            .with_default("https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/token")
+            .destination(),
         FieldDef::optional("scope", "Requested scope.").with_default("{client_id}/.default"),
     ],
     secrets: &[CLIENT_SECRET],
@@ -146,8 +154,9 @@ pub const QUIQUP: ProviderDef = ProviderDef {
         CLIENT_ID,
         FieldDef::optional("environment", "Which Quiqup environment.")
             .kind(Kind::OneOf(&["production", "staging"]))
-            .with_default("production"),
-        FieldDef::optional("token_url", "Overrides the environment's token endpoint."),
+            .with_default("production")
+            .destination(),
+        FieldDef::optional("token_url", "Overrides the environment's token endpoint.").destination(),
     ],
     secrets: &[CLIENT_SECRET],
     build: |c, _| {
@@ -169,9 +178,10 @@ pub const QFLOW: ProviderDef = ProviderDef {
     grants: &["password", "refresh_token"],
     config: &[
         CLIENT_ID,
-        FieldDef::required("username", "`enterprise_pin/email` for enterprise accounts, else the email."),
+        FieldDef::required("username", "`enterprise_pin/email` for enterprise accounts, else the email.").identity(),
         FieldDef::optional("token_url", "Token endpoint.")
-            .with_default("https://identity.qflowhub.io/core/connect/token"),
+            .with_default("https://identity.qflowhub.io/core/connect/token")
+            .destination(),
         FieldDef::optional("scope", "Requested scope.").with_default("qflowapi openid offline_access"),
     ],
     secrets: &[

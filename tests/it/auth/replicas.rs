@@ -5,11 +5,11 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 
-use crate::harness::{TestApp, app_with_qubs};
+use crate::harness::{TestApp, replicated_app_with_qubs};
 
 #[tokio::test]
 async fn revocation_reaches_another_replica_within_5_seconds() {
-    let (mut app, _qubs) = app_with_qubs("qubs-main").await;
+    let (mut app, _qubs) = replicated_app_with_qubs("qubs-main").await;
     let other = TestApp::add_replica(&mut app).await;
     app.admin.create_principal("billing", "service").await;
     app.admin.put_grant("billing", "qubs-main").await;

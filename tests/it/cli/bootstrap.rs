@@ -71,31 +71,71 @@ async fn configured_bootstrap_key_prints_nothing_and_ensures_one_admin() {
     let admin = app.admin.get("/v1/principals/admin", 200).await;
     assert_eq!(admin["role"], "admin", "{admin}");
 
-    // Ensuring is idempotent: a second process with the same key adds nothing.
-    let replica = app.add_replica().await;
+    // Ensuring is idempotent: another process with the same key adds nothing.
+    let replica = app.fresh_process().await;
     let list = app.admin_on(replica).get("/v1/principals", 200).await;
     let admins = list["principals"].as_array().expect("principals array").iter().filter(|p| p["id"] == "admin").count();
     assert_eq!(admins, 1, "{list}");
 }
 
+/// A bootstrap key revoked through the API stays revoked: a restart must not undo an admin's
+/// revocation (issue 12, finding 7).
 #[tokio::test]
-async fn a_revoked_bootstrap_key_is_restored_at_start() {
+async fn a_bootstrap_key_revoked_through_the_api_stays_revoked_across_restarts() {
     let mut app = spawn_app().await;
     let keys = app.admin.get("/v1/principals/admin/keys", 200).await;
-    let key_ids: Vec<String> = keys["keys"]
-        .as_array()
-        .expect("keys array")
-        .iter()
-        .map(|k| k["key_id"].as_str().expect("key_id").to_owned())
-        .collect();
-    assert!(!key_ids.is_empty(), "admin has no keys: {keys}");
-    for key_id in &key_ids {
-        app.admin.revoke_key("admin", key_id).await;
-    }
+    let key_id = keys["keys"][0]["key_id"].as_str().expect("key_id").to_owned();
+    // Another admin, so revoking the bootstrap key leaves someone in charge.
+    app.admin.create_principal("ops", "admin").await;
+    let ops = app.admin.create_key("ops").await;
+    app.admin.revoke_key("admin", &key_id).await;
     app.admin.raw(reqwest::Method::GET, "/v1/principals").send().await.expect(401);
 
-    let restarted = app.add_replica().await;
-    app.admin_on(restarted).get("/v1/principals", 200).await;
+    let restarted = app.fresh_process().await;
+    app.client_on(restarted, Some(app.env.admin_key()))
+        .raw(reqwest::Method::GET, "/v1/principals")
+        .send()
+        .await
+        .expect(401);
+    app.client_on(restarted, Some(&ops)).get("/v1/principals", 200).await;
+    let said = app.broker(restarted).logs().stdout().join("\n");
+    assert!(said.contains("revoked through the API"), "the start should say the bootstrap key stays revoked:\n{said}");
+}
+
+/// Changing the variable rotates the bootstrap key: the new one works, the old one stops.
+#[tokio::test]
+async fn a_new_bootstrap_key_revokes_the_previous_one() {
+    let mut app = spawn_app().await;
+    let old = app.env.admin_key().to_owned();
+    app.stop(0).await;
+    let mut rotated = app.env.clone();
+    rotated.bootstrap_admin_key = Some(random::bootstrap_admin_key());
+    let index = app.add_replica_with(&rotated).await;
+    app.client_on(index, rotated.bootstrap_admin_key.as_deref()).get("/v1/principals", 200).await;
+    app.client_on(index, Some(&old)).raw(reqwest::Method::GET, "/v1/principals").send().await.expect(401);
+    let keys = app.client_on(index, rotated.bootstrap_admin_key.as_deref()).get("/v1/principals/admin/keys", 200).await;
+    let revoked = keys["keys"].as_array().expect("keys").iter().filter(|k| k["revoked_at"].is_string()).count();
+    assert_eq!(revoked, 1, "the previous bootstrap key should be listed as revoked: {keys}");
+}
+
+/// A principal named `admin` that is a service stays a service: the bootstrap key never
+/// changes an existing principal's role; the broker refuses to start and says why.
+#[tokio::test]
+async fn a_service_principal_named_admin_is_never_promoted() {
+    let mut app = spawn_app().await;
+    app.admin.create_principal("ops", "admin").await;
+    let ops = app.admin.create_key("ops").await;
+    let ops = app.admin.with_key(&ops);
+    ops.delete("/v1/principals/admin", 204).await;
+    ops.create_principal("admin", "service").await;
+    app.stop(0).await;
+
+    let out = crate::harness::cli::run(app.env.command(&["serve"]), Duration::from_secs(20)).await;
+    assert!(
+        !out.status.success() && out.combined().contains("never") && out.combined().contains("role service"),
+        "a bootstrap key must not promote a service principal named admin:\n{}",
+        out.describe()
+    );
 }
 
 #[tokio::test]

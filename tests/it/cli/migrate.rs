@@ -2,20 +2,26 @@
 
 use std::time::Duration;
 
-use sqlx::PgPool;
+use crate::harness::db::DbHandle;
 
 use crate::harness::broker::{Broker, BrokerEnv};
 use crate::harness::cli;
 use crate::harness::client::TestClient;
 use crate::harness::db::TestDb;
 
-async fn tables(pool: &PgPool) -> Vec<String> {
-    sqlx::query_scalar(
-        "SELECT table_name::text FROM information_schema.tables \
-         WHERE table_schema = 'public' ORDER BY 1",
-    )
-    .fetch_all(pool)
-    .await
+async fn tables(db: &DbHandle) -> Vec<String> {
+    match db {
+        DbHandle::Postgres(pool) => {
+            sqlx::query_scalar(
+                "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
+            )
+            .fetch_all(pool)
+            .await
+        }
+        DbHandle::Sqlite(pool) => {
+            sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1").fetch_all(pool).await
+        }
+    }
     .expect("list tables")
 }
 
@@ -23,9 +29,8 @@ async fn tables(pool: &PgPool) -> Vec<String> {
 async fn migrate_exits_zero_and_is_idempotent() {
     let db = TestDb::create().await;
     let env = BrokerEnv::new(&db.url);
-    let pool = db.pool().await;
-
     let first = cli::run(env.command(&["migrate"]), Duration::from_secs(60)).await;
+    let pool = db.handle().await;
     assert!(first.status.success(), "first migrate:\n{}", first.describe());
     let after_first = tables(&pool).await;
     assert!(

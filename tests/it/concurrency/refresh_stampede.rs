@@ -7,11 +7,11 @@ use std::time::Duration;
 use futures::future::join_all;
 
 use crate::harness::api::access_token_of;
-use crate::harness::app_with_qubs;
+use crate::harness::replicated_app_with_qubs;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_rejections_of_one_token_cause_one_refresh() {
-    let (mut app, qubs) = app_with_qubs("qubs-main").await;
+    let (mut app, qubs) = replicated_app_with_qubs("qubs-main").await;
     let other = app.add_replica().await;
     let svc = app.service(&["qubs-main"]).await;
     let key = svc.key().expect("service key").to_owned();

@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use super::fetch_all;
-use crate::harness::app_with_qubs;
+use crate::harness::replicated_app_with_qubs;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hundred_callers_on_two_replicas_cause_one_vendor_call() {
-    let (mut app, qubs) = app_with_qubs("qubs-main").await;
+    let (mut app, qubs) = replicated_app_with_qubs("qubs-main").await;
     let other = app.add_replica().await;
     qubs.set_delay(Duration::from_millis(500));
     let svc = app.service(&["qubs-main"]).await;

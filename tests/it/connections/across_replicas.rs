@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::auth::assert_forbidden;
 use crate::harness::client::{Resp, TestClient};
-use crate::harness::{app_with_qubs, assert_problem, random};
+use crate::harness::{assert_problem, random, replicated_app_with_qubs};
 
 /// Another replica learns of a change through Postgres LISTEN/NOTIFY, delivered within
 /// milliseconds of the commit (and at worst after the 5 s cache TTL): poll for it, but no
@@ -31,7 +31,7 @@ async fn within_5s(what: &str, there: &TestClient, pass: impl Fn(&Resp) -> bool)
 
 #[tokio::test]
 async fn disable_rotation_config_and_delete_reach_the_other_replica() {
-    let (mut app, qubs) = app_with_qubs("qubs-main").await;
+    let (mut app, qubs) = replicated_app_with_qubs("qubs-main").await;
     let other = app.add_replica().await;
     let there = app.admin_on(other);
     let first = there.access_token("qubs-main").await;
@@ -51,7 +51,8 @@ async fn disable_rotation_config_and_delete_reach_the_other_replica() {
     assert_eq!(qubs.wrong_credential_calls(), 0, "the other replica used the old secret");
 
     let api_base = "https://api.qubs.example/integrations/v1";
-    app.admin.patch_connection("qubs-main", &json!({"config": {"api_base_url": api_base}})).await;
+    let change = json!({"config": {"api_base_url": api_base}, "secrets": {"client_secret": rotated}});
+    app.admin.patch_connection("qubs-main", &change).await;
     within_5s("a config change", &there, |r| r.status == 200 && r.json()["api_base_url"] == api_base).await;
 
     app.admin.delete("/v1/connections/qubs-main", 204).await;

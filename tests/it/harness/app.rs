@@ -1,12 +1,11 @@
-//! `spawn_app()`: a database of its own, one broker process on it (more on demand, sharing the
-//! database and keys, as replicas do) and an admin client. Dropping it stops the processes
-//! before the database goes.
-
-use sqlx::PgPool;
+//! `spawn_app()`: a database of its own (on the suite's backend), one broker process on it and
+//! an admin client. `spawn_app_on(Backend::Postgres, …)` puts it on PostgreSQL, where more
+//! processes can share the database and keys, as replicas do. Dropping it stops the processes before the
+//! database goes.
 
 use super::broker::{Broker, BrokerEnv};
 use super::client::{TestClient, Transcript};
-use super::db::TestDb;
+use super::db::{Backend, DbHandle, TestDb};
 use super::logs::LogLine;
 use super::logs::Logs;
 use super::random;
@@ -27,7 +26,11 @@ pub async fn spawn_app() -> TestApp {
 
 /// Like `spawn_app`, after `configure` adjusted the broker's environment.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut BrokerEnv)) -> TestApp {
-    let db = TestDb::create().await;
+    spawn_app_on(Backend::of_suite(), configure).await
+}
+
+pub async fn spawn_app_on(backend: Backend, configure: impl FnOnce(&mut BrokerEnv)) -> TestApp {
+    let db = TestDb::on(backend).await;
     let mut env = BrokerEnv::new(&db.url);
     configure(&mut env);
     let broker = Broker::start(&env).await;
@@ -45,12 +48,33 @@ impl TestApp {
     }
 
     /// Starts a process on the same database with another environment (other master keys,
-    /// say); returns its index.
+    /// say); returns its index. On SQLite only once the others have stopped: the embedded
+    /// database serves one process.
     pub async fn add_replica_with(&mut self, env: &BrokerEnv) -> usize {
+        if self.db.backend == Backend::Sqlite {
+            assert!(
+                self.brokers.iter_mut().all(|b| b.has_exited()),
+                "a second process on an embedded (SQLite) database is refused: start this test's app with \
+                 spawn_replicated_app_with for replicas"
+            );
+        }
         let broker = Broker::start(env).await;
         self.logs.push(broker.logs());
         self.brokers.push(broker);
         self.brokers.len() - 1
+    }
+
+    /// A broker process with nothing in memory: another replica on PostgreSQL; on SQLite, where
+    /// one process owns the file, a restart (the others are stopped first). Returns its index.
+    pub async fn fresh_process(&mut self) -> usize {
+        if self.db.backend == Backend::Sqlite {
+            for index in 0..self.brokers.len() {
+                if !self.brokers[index].has_exited() {
+                    self.stop(index).await;
+                }
+            }
+        }
+        self.add_replica().await
     }
 
     /// SIGTERM to replica `index`, and wait until it is gone.
@@ -98,8 +122,9 @@ impl TestApp {
         &self.transcript
     }
 
-    pub async fn pool(&self) -> PgPool {
-        self.db.pool().await
+    /// The database, as someone with access to it but not to the master keys.
+    pub async fn db(&self) -> DbHandle {
+        self.db.handle().await
     }
 
     pub async fn healthz(&self, index: usize) {

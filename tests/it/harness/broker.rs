@@ -45,6 +45,9 @@ pub struct BrokerEnv {
     pub allow_insecure_vendor_urls: bool,
     /// Anything else, set last so it can override the above.
     pub extra: Vec<(String, String)>,
+    /// Where the process runs (a relative `sqlite://` path lands here); the system's temp dir
+    /// when unset.
+    pub cwd: Option<std::path::PathBuf>,
 }
 
 impl BrokerEnv {
@@ -61,6 +64,7 @@ impl BrokerEnv {
                 ("RUST_LOG".into(), "debug".into()),
                 ("TOKENBROKER_VENDOR_TIMEOUT_MS".into(), "1500".into()),
             ],
+            cwd: None,
         }
     }
 
@@ -73,6 +77,7 @@ impl BrokerEnv {
             bootstrap_admin_key: None,
             allow_insecure_vendor_urls: false,
             extra: Vec::new(),
+            cwd: None,
         }
     }
 
@@ -83,7 +88,7 @@ impl BrokerEnv {
     /// A command for the binary with this environment and nothing inherited that matters.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
-        cmd.args(args).current_dir(std::env::temp_dir());
+        cmd.args(args).current_dir(self.cwd.clone().unwrap_or_else(std::env::temp_dir));
         for (name, _) in std::env::vars_os()
             .filter_map(|(n, v)| Some((n.into_string().ok()?, v)))
             .filter(|(n, _)| n.starts_with("TOKENBROKER_"))
@@ -181,6 +186,10 @@ impl Broker {
         let status =
             Command::new("kill").args([&format!("-{name}"), &self.pid().to_string()]).status().expect("run kill");
         assert!(status.success(), "kill -{name} {} failed", self.pid());
+    }
+
+    pub fn has_exited(&mut self) -> bool {
+        self.exit.is_some() || matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
     /// Waits for the process to exit; `None` if it is still running at the deadline.

@@ -1,6 +1,8 @@
 //! Searching for secrets where they must never be: API answers, log lines, database rows.
 
-use sqlx::{AssertSqlSafe, PgPool};
+use sqlx::AssertSqlSafe;
+
+use super::db::{DbHandle, TestDb};
 
 /// A place searched and its text.
 pub struct Haystack {
@@ -58,8 +60,24 @@ pub fn with_hex_forms(needles: &[Needle]) -> Vec<Needle> {
         .collect()
 }
 
-/// Every row of every table in `public`, as JSON text, one haystack per row.
-pub async fn dump_database(pool: &PgPool) -> Vec<Haystack> {
+/// Everything the database holds. PostgreSQL: every row of every table in `public`, as JSON
+/// text. SQLite: the raw bytes of the database file and its write-ahead log, free pages
+/// included (where a deleted or overwritten value would linger).
+pub async fn dump_database(db: &TestDb) -> Vec<Haystack> {
+    if let Some(file) = db.sqlite_file() {
+        let mut files = vec![file.clone()];
+        files.push(file.with_extension("db-wal"));
+        return files
+            .into_iter()
+            .filter(|f| f.exists())
+            .map(|f| {
+                let bytes = std::fs::read(&f).unwrap_or_else(|e| panic!("read {}: {e}", f.display()));
+                Haystack { place: format!("file {}", f.display()), text: String::from_utf8_lossy(&bytes).into_owned() }
+            })
+            .collect();
+    }
+    let DbHandle::Postgres(pool) = db.handle().await else { unreachable!("not SQLite, so PostgreSQL") };
+    let pool = &pool;
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT table_name::text FROM information_schema.tables \
          WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1",

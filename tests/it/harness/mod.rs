@@ -22,4 +22,4 @@ pub mod token_answer;
 
 pub use app::{TestApp, spawn_app, spawn_app_with};
 pub use problem::{assert_invalid, assert_names_field, assert_problem};
-pub use setup::app_with_qubs;
+pub use setup::{app_with_qubs, replicated_app_with_qubs};

@@ -3,23 +3,41 @@
 
 use crate::fakes::FakeQubs;
 
-use super::app::{TestApp, spawn_app, spawn_app_with};
+use super::app::{TestApp, spawn_app, spawn_app_on};
+use super::broker::BrokerEnv;
+use super::db::Backend;
 
 pub async fn app_with_qubs(connection_id: &str) -> (TestApp, FakeQubs) {
-    let app = spawn_app().await;
+    with_qubs(spawn_app().await, connection_id).await
+}
+
+/// Like `app_with_qubs`, on PostgreSQL, for tests that add replicas.
+pub async fn replicated_app_with_qubs(connection_id: &str) -> (TestApp, FakeQubs) {
+    with_qubs(spawn_app_on(Backend::Postgres, |_| {}).await, connection_id).await
+}
+
+async fn with_qubs(app: TestApp, connection_id: &str) -> (TestApp, FakeQubs) {
     let qubs = FakeQubs::start().await;
     app.admin.create_connection(&qubs.connection(connection_id)).await;
     (app, qubs)
 }
 
 /// `replicas` broker processes on one database with `settings`, and a service principal's API
-/// key granted `*`.
+/// key granted `*`. One process runs on the suite's backend; several share PostgreSQL.
 pub async fn replicas_with_service(replicas: usize, settings: &[(&str, &str)]) -> (TestApp, String) {
-    let mut app = spawn_app_with(|env| {
-        // Pushed last, so they override the harness defaults (e.g. the vendor timeout).
-        env.extra.extend(settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-    })
-    .await;
+    let backend = if replicas > 1 { Backend::Postgres } else { Backend::of_suite() };
+    replicas_with_service_on(backend, replicas, settings).await
+}
+
+pub async fn replicas_with_service_on(
+    backend: Backend,
+    replicas: usize,
+    settings: &[(&str, &str)],
+) -> (TestApp, String) {
+    // Pushed last, so they override the harness defaults (e.g. the vendor timeout).
+    let configure =
+        |env: &mut BrokerEnv| env.extra.extend(settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    let mut app = spawn_app_on(backend, configure).await;
     for _ in 1..replicas {
         app.add_replica().await;
     }

@@ -5,7 +5,9 @@ mod repointed_config;
 mod secrets_tampering;
 mod token_swap;
 
-use sqlx::{AssertSqlSafe, PgPool};
+use sqlx::AssertSqlSafe;
+
+use crate::harness::db::DbHandle;
 
 /// The encrypted columns of `connections` that the tests tamper with.
 #[derive(Clone, Copy)]
@@ -25,32 +27,62 @@ impl Column {
 
 /// Exchanges `column` between connections `a` and `b`, as an attacker with database write
 /// access (or a botched manual fix) would.
-pub async fn swap(pool: &PgPool, column: Column, a: &str, b: &str) {
-    let col = column.name();
-    let done = sqlx::query(AssertSqlSafe(format!(
-        "UPDATE connections AS c SET {col} = o.{col} FROM connections AS o \
-         WHERE c.id IN ($1, $2) AND o.id IN ($1, $2) AND o.id <> c.id \
-         AND c.{col} IS NOT NULL AND o.{col} IS NOT NULL"
-    )))
-    .bind(a)
-    .bind(b)
-    .execute(pool)
-    .await
-    .unwrap_or_else(|e| panic!("swap connections.{col} (bytea) between {a} and {b}: {e}"));
-    assert_eq!(done.rows_affected(), 2, "expected both {a} and {b} to hold a value in connections.{col}");
+pub async fn swap(db: &DbHandle, column: Column, a: &str, b: &str) {
+    let (value_a, value_b) = (read(db, column, a).await, read(db, column, b).await);
+    write(db, column, a, &value_b).await;
+    write(db, column, b, &value_a).await;
 }
 
 /// Flips the last bit of the last byte of `column` for connection `id`.
-pub async fn flip_last_byte(pool: &PgPool, column: Column, id: &str) {
+pub async fn flip_last_byte(db: &DbHandle, column: Column, id: &str) {
+    let mut bytes = read(db, column, id).await;
+    *bytes.last_mut().expect("a sealed value is never empty") ^= 1;
+    write(db, column, id, &bytes).await;
+}
+
+async fn read(db: &DbHandle, column: Column, id: &str) -> Vec<u8> {
     let col = column.name();
-    let done = sqlx::query(AssertSqlSafe(format!(
-        "UPDATE connections SET {col} = \
-         set_byte({col}, length({col}) - 1, get_byte({col}, length({col}) - 1) # 1) \
-         WHERE id = $1 AND {col} IS NOT NULL"
-    )))
-    .bind(id)
-    .execute(pool)
-    .await
-    .unwrap_or_else(|e| panic!("flip a byte of connections.{col} (bytea) for {id}: {e}"));
-    assert_eq!(done.rows_affected(), 1, "connection {id} has no {col} to tamper with");
+    let sql = format!("SELECT {col} FROM connections WHERE id = $1");
+    let value: Option<Vec<u8>> = match db {
+        DbHandle::Postgres(pool) => sqlx::query_scalar(AssertSqlSafe(sql)).bind(id).fetch_one(pool).await,
+        DbHandle::Sqlite(pool) => sqlx::query_scalar(AssertSqlSafe(sql)).bind(id).fetch_one(pool).await,
+    }
+    .unwrap_or_else(|e| panic!("read connections.{col} of {id}: {e}"));
+    value.unwrap_or_else(|| panic!("connection {id} has no {col} to tamper with"))
+}
+
+async fn write(db: &DbHandle, column: Column, id: &str, bytes: &[u8]) {
+    let col = column.name();
+    let sql = format!("UPDATE connections SET {col} = $2 WHERE id = $1");
+    let done = match db {
+        DbHandle::Postgres(pool) => {
+            sqlx::query(AssertSqlSafe(sql)).bind(id).bind(bytes).execute(pool).await.map(|r| r.rows_affected())
+        }
+        DbHandle::Sqlite(pool) => {
+            sqlx::query(AssertSqlSafe(sql)).bind(id).bind(bytes).execute(pool).await.map(|r| r.rows_affected())
+        }
+    }
+    .unwrap_or_else(|e| panic!("write connections.{col} of {id}: {e}"));
+    assert_eq!(done, 1, "connection {id} not found");
+}
+
+/// Runs `sql` with text parameters and returns the rows it changed.
+pub async fn execute(db: &DbHandle, sql: &str, params: &[&str]) -> u64 {
+    let result = match db {
+        DbHandle::Postgres(pool) => {
+            let mut query = sqlx::query(AssertSqlSafe(sql.to_owned()));
+            for p in params {
+                query = query.bind(*p);
+            }
+            query.execute(pool).await.map(|r| r.rows_affected())
+        }
+        DbHandle::Sqlite(pool) => {
+            let mut query = sqlx::query(AssertSqlSafe(sql.to_owned()));
+            for p in params {
+                query = query.bind(*p);
+            }
+            query.execute(pool).await.map(|r| r.rows_affected())
+        }
+    };
+    result.unwrap_or_else(|e| panic!("{sql}: {e}"))
 }

@@ -5,7 +5,9 @@
 
 use serde_json::json;
 
+use super::execute;
 use crate::fakes::FakeQubs;
+use crate::harness::db::DbHandle;
 use crate::harness::{assert_problem, spawn_app};
 
 #[tokio::test]
@@ -14,17 +16,19 @@ async fn a_connection_repointed_in_the_database_sends_its_secret_nowhere() {
     let (vendor, attacker) = (FakeQubs::start().await, FakeQubs::start().await);
     app.admin.create_connection(&vendor.connection("qubs-a")).await;
 
-    let moved = sqlx::query(
-        "UPDATE connections SET config = jsonb_set(config, '{token_url}', to_jsonb($1::text)) WHERE id = 'qubs-a'",
-    )
-    .bind(attacker.token_url())
-    .execute(&app.pool().await)
-    .await
-    .expect("re-point token_url");
-    assert_eq!(moved.rows_affected(), 1);
+    let db = app.db().await;
+    let sql = match db {
+        DbHandle::Postgres(_) => {
+            "UPDATE connections SET config = jsonb_set(config, '{token_url}', to_jsonb($1::text)) WHERE id = 'qubs-a'"
+        }
+        DbHandle::Sqlite(_) => {
+            "UPDATE connections SET config = json_set(config, '$.token_url', $1) WHERE id = 'qubs-a'"
+        }
+    };
+    assert_eq!(execute(&db, sql, &[&attacker.token_url()]).await, 1, "re-point token_url");
 
     // A process started after the change has nothing in memory to fall back on.
-    let fresh = app.add_replica().await;
+    let fresh = app.fresh_process().await;
     let resp = app.admin_on(fresh).token_resp("qubs-a", None).await;
     assert_problem(&resp, 500, "internal");
     assert_eq!(attacker.calls(), 0, "the re-pointed connection called the attacker's host");
@@ -41,8 +45,9 @@ async fn a_config_change_through_the_api_reseals_and_keeps_working() {
 
     // The admin's own change re-seals the secrets under the new config; the cached token goes.
     let api = "https://api.qubs.example/integrations/v1";
-    app.admin.patch("/v1/connections/qubs-a", &json!({"config": {"api_base_url": api}}), 200).await;
-    let fresh = app.add_replica().await;
+    let change = json!({"config": {"api_base_url": api}, "secrets": {"client_secret": vendor.client_secret()}});
+    app.admin.patch("/v1/connections/qubs-a", &change, 200).await;
+    let fresh = app.fresh_process().await;
     let answer = app.admin_on(fresh).get("/v1/connections/qubs-a/token", 200).await;
     assert_eq!(answer["access_token"], vendor.current_token().as_str());
     assert_eq!(answer["api_base_url"], api);

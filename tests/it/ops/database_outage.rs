@@ -20,7 +20,7 @@ struct Setup {
 /// A broker reaching its database through a proxy, with one connection holding a cached
 /// token (`qubs-cached`) and one that never had one (`qubs-never`); then the proxy is cut.
 async fn cut_off() -> Setup {
-    let db = TestDb::create().await;
+    let db = TestDb::postgres().await;
     let proxy = DbProxy::start(&db.url).await;
     let env = BrokerEnv::new(&proxy.url);
     let broker = Broker::start(&env).await;

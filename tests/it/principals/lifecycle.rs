@@ -107,3 +107,20 @@ async fn deleting_a_principal_removes_its_keys_and_grants() {
     assert_eq!(keys, json!({"keys": []}));
     assert_unauthenticated(&svc.raw(Method::GET, "/v1/connections/qubs-main/token").send().await);
 }
+
+/// The last admin cannot delete itself (an API fuzzer did, locking everyone out until a
+/// restart); with a second admin it can.
+#[tokio::test]
+async fn the_last_admin_cannot_be_deleted() {
+    let app = spawn_app().await;
+    let resp = app.admin.raw(Method::DELETE, "/v1/principals/admin").send().await;
+    let problem = assert_problem(&resp, 403, "forbidden");
+    assert!(problem["detail"].as_str().unwrap_or_default().contains("last admin"), "{problem}");
+    app.admin.get("/v1/principals/admin", 200).await;
+
+    app.admin.create_principal("ops", "admin").await;
+    let ops = app.admin.with_key(&app.admin.create_key("ops").await);
+    ops.delete("/v1/principals/admin", 204).await;
+    let resp = ops.raw(Method::DELETE, "/v1/principals/ops").send().await;
+    assert_problem(&resp, 403, "forbidden");
+}

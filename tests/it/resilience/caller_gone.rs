@@ -11,7 +11,7 @@ use crate::harness::api::access_token_of;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refresh_whose_caller_timed_out_is_still_committed() {
-    let rig = Rig::start(
+    let rig = Rig::start_on_postgres(
         1,
         &[
             // The request timeout must exceed the vendor timeout, so the refresh is made to
@@ -27,7 +27,7 @@ async fn a_refresh_whose_caller_timed_out_is_still_committed() {
     let svc = rig.svc(0);
     let first = svc.access_token("impatient").await;
 
-    let pool = rig.app.pool().await;
+    let pool = rig.app.db.pg_pool().await;
     let mut foreign = pool.begin().await.expect("begin");
     sqlx::query("select id from connections where id = 'impatient' for update")
         .fetch_one(&mut *foreign)

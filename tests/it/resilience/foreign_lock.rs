@@ -14,7 +14,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_row_lock_held_outside_the_broker_delays_refreshes_only_boundedly() {
-    let rig = Rig::start(
+    let rig = Rig::start_on_postgres(
         1,
         &[
             // The broker's lock wait follows from the vendor timeout (2 × timeout + 5 s).
@@ -28,7 +28,7 @@ async fn a_row_lock_held_outside_the_broker_delays_refreshes_only_boundedly() {
     let svc = rig.svc(0);
     let first = svc.access_token("locked").await;
 
-    let pool = rig.app.pool().await;
+    let pool = rig.app.db.pg_pool().await;
     let mut foreign = pool.begin().await.expect("begin");
     sqlx::query("select id from connections where id = $1 for update")
         .bind("locked")

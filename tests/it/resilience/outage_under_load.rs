@@ -25,7 +25,7 @@ async fn assert_status(base: &str, path: &str, status: u16) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cached_tokens_flow_through_an_outage_under_load_and_all_recovers_without_restart() {
-    let db = TestDb::create().await;
+    let db = TestDb::postgres().await;
     let proxy = DbProxy::start(&db.url).await;
     let mut env = BrokerEnv::new(&proxy.url);
     // A short TTL: during the outage every replica re-checks the database many times, and each

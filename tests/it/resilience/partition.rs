@@ -19,7 +19,7 @@ const PROMPT: Duration = Duration::from_secs(2);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn during_a_network_partition_a_cached_token_is_served_promptly() {
-    let db = TestDb::create().await;
+    let db = TestDb::postgres().await;
     let proxy = PartitionProxy::start(&db.url).await;
     let mut env = BrokerEnv::new(&proxy.url);
     // Past the TTL within the test, every answer makes the broker re-check the database.

@@ -3,7 +3,8 @@
 
 use crate::harness::TestApp;
 use crate::harness::client::TestClient;
-use crate::harness::setup::replicas_with_service;
+use crate::harness::db::Backend;
+use crate::harness::setup::{replicas_with_service, replicas_with_service_on};
 
 use super::rotating_vendor::RotatingVendor;
 
@@ -18,6 +19,13 @@ impl Rig {
     pub async fn start(replicas: usize, settings: &[(&str, &str)]) -> Rig {
         let vendor = RotatingVendor::start().await;
         let (app, key) = replicas_with_service(replicas, settings).await;
+        Rig { app, vendor, key }
+    }
+
+    /// On PostgreSQL whatever the suite's backend: for what only it has (foreign row locks).
+    pub async fn start_on_postgres(replicas: usize, settings: &[(&str, &str)]) -> Rig {
+        let vendor = RotatingVendor::start().await;
+        let (app, key) = replicas_with_service_on(Backend::Postgres, replicas, settings).await;
         Rig { app, vendor, key }
     }
 

@@ -48,7 +48,7 @@ pub async fn run(
         }
         let used = usage.recent_connections();
         if !used.is_empty()
-            && let Err(err) = tokens.store.touch_connections(&used).await
+            && let Err(err) = tokens.store.touch_connections(&used, chrono::Utc::now()).await
         {
             tracing::warn!(error = %err, "could not record connection usage");
         }

@@ -1,34 +1,25 @@
-//! Change notifications from the database (see migrations/0003), without exposing sqlx.
+//! Change notifications from the database (see migrations/postgres/0003), without exposing sqlx.
 
 use sqlx::postgres::PgListener;
 
-use super::{Store, StoreError};
+use super::PgStore;
+use crate::store::{Change, StoreError};
 
 const CHANNEL: &str = "tokenbroker";
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
-    /// A connection row changed; `generation` is its new generation, `None` when deleted.
-    Connection { id: String, generation: Option<i64> },
-    /// A principal, API key or grant changed.
-    Auth,
-    /// The subscription was re-established: anything may have changed meanwhile.
-    Resync,
-}
-
-pub struct Subscription {
+pub struct PgSubscription {
     listener: PgListener,
 }
 
-impl Store {
-    pub async fn subscribe(&self) -> Result<Subscription, StoreError> {
+impl PgStore {
+    pub async fn subscribe(&self) -> Result<PgSubscription, StoreError> {
         let mut listener = PgListener::connect_with(&self.side).await?;
         listener.listen(CHANNEL).await?;
-        Ok(Subscription { listener })
+        Ok(PgSubscription { listener })
     }
 }
 
-impl Subscription {
+impl PgSubscription {
     /// The next change. After the database connection drops, the listener reconnects and
     /// this answers `Resync`, since notifications sent meanwhile are lost.
     pub async fn next(&mut self) -> Result<Change, StoreError> {

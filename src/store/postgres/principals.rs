@@ -1,54 +1,15 @@
 //! Principals, their API keys (hashes only) and their grants.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, PgConnection};
-use utoipa::ToSchema;
 
-use super::audit::{self, AuditEvent};
-use super::{OnConflict, Store, StoreError};
+use super::{PgStore, audit};
+use crate::domain::{AuditEvent, Authenticated, GrantChange, KeyRecord, NewKey, PrincipalRecord, Role};
 use crate::ids::{GrantPattern, PrincipalId};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Admin,
-    Service,
-}
-
-impl Role {
-    fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Service => "service",
-        }
-    }
-
-    fn from_db(s: &str) -> Result<Self, StoreError> {
-        match s {
-            "admin" => Ok(Role::Admin),
-            "service" => Ok(Role::Service),
-            other => Err(StoreError::Corrupt(format!("unknown role {other:?}"))),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-pub enum GrantChange {
-    Put,
-    Delete,
-}
-
-#[derive(Debug, Clone)]
-pub struct PrincipalRecord {
-    pub id: PrincipalId,
-    pub role: Role,
-    pub description: String,
-    pub created_at: DateTime<Utc>,
-}
+use crate::store::{Bootstrapped, OnConflict, StoreError};
 
 #[derive(FromRow)]
-struct PrincipalRow {
+pub(super) struct PrincipalRow {
     id: String,
     role: String,
     description: String,
@@ -60,30 +21,25 @@ impl TryFrom<PrincipalRow> for PrincipalRecord {
     fn try_from(row: PrincipalRow) -> Result<Self, StoreError> {
         Ok(Self {
             id: PrincipalId::from_trusted(row.id),
-            role: Role::from_db(&row.role)?,
+            role: Role::parse(&row.role).map_err(StoreError::unknown("principals", "role"))?,
             description: row.description,
             created_at: row.created_at,
         })
     }
 }
 
-#[derive(Debug, Clone, FromRow)]
-pub struct KeyRecord {
-    pub key_id: String,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub revoked_at: Option<DateTime<Utc>>,
+#[derive(FromRow)]
+struct KeyRow {
+    key_id: String,
+    created_at: DateTime<Utc>,
+    expires_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
 }
 
-/// What an API key proves, looked up by the key's hash in one query.
-#[derive(Debug, Clone)]
-pub struct Authenticated {
-    pub key_id: String,
-    pub principal_id: PrincipalId,
-    pub role: Role,
-    pub grants: Vec<GrantPattern>,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub revoked_at: Option<DateTime<Utc>>,
+impl From<KeyRow> for KeyRecord {
+    fn from(r: KeyRow) -> Self {
+        Self { key_id: r.key_id, created_at: r.created_at, expires_at: r.expires_at, revoked_at: r.revoked_at }
+    }
 }
 
 #[derive(FromRow)]
@@ -101,6 +57,8 @@ macro_rules! principal_columns {
         "id, role, description, created_at"
     };
 }
+pub(super) use principal_columns;
+
 macro_rules! key_columns {
     () => {
         "id as key_id, created_at, expires_at, revoked_at"
@@ -110,7 +68,7 @@ macro_rules! key_columns {
 /// Advisory lock id for first-start bootstrap ("tbak" in ASCII); held only for that transaction.
 const BOOTSTRAP_LOCK: i64 = 0x7462_616b;
 
-impl Store {
+impl PgStore {
     pub async fn authenticate(&self, key_hash: &[u8]) -> Result<Option<Authenticated>, StoreError> {
         let row: Option<AuthRow> = sqlx::query_as(
             "select k.id as key_id, p.id as principal_id, p.role, k.expires_at, k.revoked_at,
@@ -125,7 +83,7 @@ impl Store {
             Ok(Authenticated {
                 key_id: r.key_id,
                 principal_id: PrincipalId::from_trusted(r.principal_id),
-                role: Role::from_db(&r.role)?,
+                role: Role::parse(&r.role).map_err(StoreError::unknown("principals", "role"))?,
                 grants: r.grants.into_iter().map(GrantPattern::from_trusted).collect(),
                 expires_at: r.expires_at,
                 revoked_at: r.revoked_at,
@@ -139,7 +97,7 @@ impl Store {
         id: &PrincipalId,
         role: Role,
         description: &str,
-        audit_event: &AuditEvent,
+        event: &AuditEvent,
     ) -> Result<PrincipalRecord, StoreError> {
         let mut tx = self.begin().await?;
         let row: PrincipalRow = sqlx::query_as(concat!(
@@ -152,7 +110,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .on_conflict("principal")?;
-        audit::record(&mut tx, audit_event).await?;
+        audit::record(&mut tx, event).await?;
         tx.commit().await?;
         row.try_into()
     }
@@ -174,74 +132,89 @@ impl Store {
         row.ok_or(StoreError::NotFound("principal"))?.try_into()
     }
 
-    /// Deletes the principal; its keys and grants go with it (foreign keys cascade).
-    pub async fn delete_principal(&self, id: &PrincipalId, audit_event: &AuditEvent) -> Result<(), StoreError> {
-        let delete = sqlx::query("delete from principals where id = $1").bind(id.as_str());
-        self.change_one(delete, "principal", audit_event).await
+    pub async fn delete_principal(&self, id: &PrincipalId, event: &AuditEvent) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        // Every admin row locked: two admins deleting each other at once cannot both succeed.
+        let admins: Vec<String> =
+            sqlx::query_scalar("select id from principals where role = 'admin' order by id for update")
+                .fetch_all(&mut *tx)
+                .await?;
+        if admins.len() == 1 && admins[0] == id.as_str() {
+            return Err(StoreError::LastAdmin(format!("principal {id}")));
+        }
+        // Keys and grants go with it (foreign keys cascade).
+        let deleted = sqlx::query("delete from principals where id = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if deleted == 0 {
+            return Err(StoreError::NotFound("principal"));
+        }
+        audit::record(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn create_key(
         &self,
         principal: &PrincipalId,
-        key_id: &str,
-        key_hash: &[u8],
-        expires_at: Option<DateTime<Utc>>,
-        audit_event: &AuditEvent,
+        key: NewKey<'_>,
+        event: &AuditEvent,
     ) -> Result<KeyRecord, StoreError> {
         let mut tx = self.begin().await?;
-        let key: Option<KeyRecord> = sqlx::query_as(concat!(
+        let row: Option<KeyRow> = sqlx::query_as(concat!(
             "insert into api_keys (id, principal_id, key_hash, expires_at)
              select $1, p.id, $3, $4 from principals p where p.id = $2
              returning ",
             key_columns!()
         ))
-        .bind(key_id)
+        .bind(key.key_id)
         .bind(principal.as_str())
-        .bind(key_hash)
-        .bind(expires_at)
+        .bind(key.hash)
+        .bind(key.expires_at)
         .fetch_optional(&mut *tx)
         .await
         .on_conflict("api key")?;
-        let key = key.ok_or(StoreError::NotFound("principal"))?;
-        audit::record(&mut tx, audit_event).await?;
+        let row = row.ok_or(StoreError::NotFound("principal"))?;
+        audit::record(&mut tx, event).await?;
         tx.commit().await?;
-        Ok(key)
+        Ok(row.into())
     }
 
     pub async fn list_keys(&self, principal: &PrincipalId) -> Result<Vec<KeyRecord>, StoreError> {
         self.get_principal(principal).await?;
-        Ok(sqlx::query_as(concat!(
+        let rows: Vec<KeyRow> = sqlx::query_as(concat!(
             "select ",
             key_columns!(),
             " from api_keys where principal_id = $1 order by created_at, id"
         ))
         .bind(principal.as_str())
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
     }
 
-    /// Revokes a key (idempotent); the row stays for the audit trail.
     pub async fn revoke_key(
         &self,
         principal: &PrincipalId,
         key_id: &str,
-        audit_event: &AuditEvent,
+        event: &AuditEvent,
     ) -> Result<(), StoreError> {
         let revoke = sqlx::query(
             "update api_keys set revoked_at = coalesce(revoked_at, now()) where principal_id = $1 and id = $2",
         )
         .bind(principal.as_str())
         .bind(key_id);
-        self.change_one(revoke, "api key", audit_event).await
+        self.change_one(revoke, "api key", event).await
     }
 
-    /// Adds or removes (idempotently) a grant of an existing principal, with its audit event.
     pub async fn change_grant(
         &self,
         change: GrantChange,
         principal: &PrincipalId,
         pattern: &GrantPattern,
-        audit_event: &AuditEvent,
+        event: &AuditEvent,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         // FOR SHARE: a concurrent delete of the principal waits for us (or we see it gone).
@@ -257,7 +230,7 @@ impl Store {
             GrantChange::Delete => "delete from grants where principal_id = $1 and pattern = $2",
         };
         sqlx::query(statement).bind(principal.as_str()).bind(pattern.as_str()).execute(&mut *tx).await?;
-        audit::record(&mut tx, audit_event).await?;
+        audit::record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -272,17 +245,14 @@ impl Store {
         Ok(rows.into_iter().map(GrantPattern::from_trusted).collect())
     }
 
-    /// Ensures principal `admin` (role admin) and that `key_hash` authenticates it, un-revoking
-    /// the key if needed. Idempotent, safe for replicas starting together.
-    pub async fn ensure_bootstrap_admin(&self, key_id: &str, key_hash: &[u8]) -> Result<(), StoreError> {
+    pub async fn ensure_bootstrap_admin(&self, key_id: &str, key_hash: &[u8]) -> Result<Bootstrapped, StoreError> {
         let mut tx = self.begin().await?;
-        ensure_admin_key(&mut tx, key_id, key_hash).await?;
+        sqlx::query("select pg_advisory_xact_lock($1)").bind(BOOTSTRAP_LOCK).execute(&mut *tx).await?;
+        let outcome = bootstrap(&mut tx, key_id, key_hash).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(outcome)
     }
 
-    /// On a database with no principal at all, creates `admin` with the given key.
-    /// Returns false (and writes nothing) when any principal exists, so only one replica wins.
     pub async fn bootstrap_if_empty(&self, key_id: &str, key_hash: &[u8]) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
         // Serializes concurrent first starts without a table lock held by normal traffic.
@@ -291,40 +261,61 @@ impl Store {
         if any {
             return Ok(false);
         }
-        ensure_admin_key(&mut tx, key_id, key_hash).await?;
+        bootstrap(&mut tx, key_id, key_hash).await?;
         tx.commit().await?;
         Ok(true)
     }
 }
 
-/// Makes principal `admin` an admin that `key_hash` authenticates (creating, re-roling or
-/// un-revoking as needed), with an audit event when anything changed.
-async fn ensure_admin_key(conn: &mut PgConnection, key_id: &str, key_hash: &[u8]) -> Result<(), StoreError> {
-    let created = sqlx::query(
-        "insert into principals (id, role, description) values ('admin', 'admin', 'bootstrap administrator')
-         on conflict (id) do update set role = 'admin' where principals.role <> 'admin'",
-    )
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    let key_changed = sqlx::query(
-        "insert into api_keys (id, principal_id, key_hash) values ($1, 'admin', $2)
-         on conflict (key_hash) do update set principal_id = 'admin', revoked_at = null, expires_at = null
-           where api_keys.revoked_at is not null or api_keys.expires_at is not null or api_keys.principal_id <> 'admin'",
-    )
-    .bind(key_id)
-    .bind(key_hash)
-    .execute(&mut *conn)
-    .await
-    .on_conflict("api key")?
-    .rows_affected();
-    if created + key_changed > 0 {
-        let event = AuditEvent::success(
-            None,
-            "principal.bootstrap",
-            serde_json::json!({"principal": "admin", "key_id": key_id}),
-        );
-        audit::record(conn, &event).await?;
+/// The bootstrap rules (see `Store::ensure_bootstrap_admin`), inside the caller's transaction.
+async fn bootstrap(conn: &mut PgConnection, key_id: &str, key_hash: &[u8]) -> Result<Bootstrapped, StoreError> {
+    let role: Option<String> =
+        sqlx::query_scalar("select role from principals where id = 'admin'").fetch_optional(&mut *conn).await?;
+    match role.as_deref() {
+        None => {
+            sqlx::query(
+                "insert into principals (id, role, description) values ('admin', 'admin', 'bootstrap administrator')",
+            )
+            .execute(&mut *conn)
+            .await?;
+        }
+        Some("admin") => {}
+        Some(other) => return Err(StoreError::Bootstrap(crate::store::bootstrap_role_conflict(other))),
     }
-    Ok(())
+    let existing: Option<(String, Option<DateTime<Utc>>)> =
+        sqlx::query_as("select principal_id, revoked_at from api_keys where key_hash = $1")
+            .bind(key_hash)
+            .fetch_optional(&mut *conn)
+            .await?;
+    match existing {
+        Some((owner, _)) if owner != "admin" => {
+            Err(StoreError::Bootstrap(crate::store::bootstrap_key_conflict(&owner)))
+        }
+        Some((_, Some(_))) => Ok(Bootstrapped::Revoked),
+        Some((_, None)) => Ok(Bootstrapped::Unchanged),
+        None => {
+            sqlx::query("insert into api_keys (id, principal_id, key_hash) values ($1, 'admin', $2)")
+                .bind(key_id)
+                .bind(key_hash)
+                .execute(&mut *conn)
+                .await
+                .on_conflict("api key")?;
+            // The variable names one key: the keys it named before stop working.
+            let revoked: Vec<String> = sqlx::query_scalar(
+                "update api_keys set revoked_at = now()
+                  where principal_id = 'admin' and substr(id, 1, 10) = 'bootstrap_' and id <> $1 and revoked_at is null
+                  returning id",
+            )
+            .bind(key_id)
+            .fetch_all(&mut *conn)
+            .await?;
+            let event = AuditEvent::success(
+                None,
+                "principal.bootstrap",
+                serde_json::json!({"principal": "admin", "key_id": key_id, "revoked": revoked}),
+            );
+            audit::record(conn, &event).await?;
+            Ok(Bootstrapped::Added { revoked })
+        }
+    }
 }

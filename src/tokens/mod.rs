@@ -1,19 +1,18 @@
-//! Handing out tokens, with one vendor call per refresh however many callers and replicas ask.
+//! The token service: hands out tokens, with one vendor call per refresh however many callers
+//! and replicas ask.
 //!
 //! 1. Read the row; a stored token that satisfies the caller is answered at once.
-//! 2. Otherwise queue behind this process's other refreshers of the connection ([`Flights`]),
-//!    then read again: the one ahead of us has usually just refreshed.
-//! 3. Otherwise take the row lock (`SELECT … FOR UPDATE`, shared by every replica), read again
-//!    under it, and only if the token is still not good enough call the vendor and write the
-//!    result before the lock is released. A rotated refresh token is saved in the same
-//!    transaction that used the old one.
+//! 2. Otherwise queue behind this process's other refreshers of the connection (a gate per
+//!    connection), then read again: the one ahead of us has usually just refreshed.
+//! 3. Otherwise take the connection's lease (shared by every replica; see `store::Lease`), read
+//!    again under it, and only if the token is still not good enough call the vendor and write
+//!    the result before the lease ends. A rotated refresh token is saved in the same commit
+//!    that ends the use of the old one.
 
 pub mod ahead;
 mod backoff;
 mod cache;
-mod flight;
 mod freshness;
-pub mod state;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,19 +21,17 @@ use chrono::Utc;
 use secrecy::{ExposeSecret, SecretString};
 use thiserror::Error;
 
-pub use flight::Flights;
 pub use freshness::Want;
-use state::{AccessToken, Owner, StateError, TokenState};
 
 use crate::config::VendorLimits;
-use crate::crypto::{CryptoError, KeyRing};
+use crate::credentials::{AccessToken, CredentialsError, Owner, TokenState, Vault};
+use crate::domain::{ConnectionRecord, ConnectionStatus, LastError, RecordedFailure};
+use crate::gate::Gates;
 use crate::ids::ConnectionId;
 use crate::providers::vendor::Step;
-use crate::providers::{self, HeaderSource, Plan, TokenGrant, VendorClient, VendorError};
+use crate::providers::{HeaderSource, Plan, TokenGrant, VendorClient, VendorError};
 use crate::secret::SecretMap;
-use crate::store::{
-    ConnectionRecord, ConnectionStatus, LastError, LockedConnection, RecordedFailure, Store, StoreError,
-};
+use crate::store::{Lease, Store, StoreError};
 use crate::validation::ValidationErrors;
 
 #[derive(Debug, Error)]
@@ -50,12 +47,12 @@ pub enum TokenError {
     VendorFailed { error: VendorError, retry_after: Duration },
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The connection's sealed values cannot be opened, or its config cannot make a plan.
     #[error(transparent)]
-    Crypto(#[from] CryptoError),
-    #[error(transparent)]
-    State(#[from] StateError),
-    #[error("connection {id} has a config that cannot be used: {errors}")]
-    Misconfigured { id: ConnectionId, errors: ValidationErrors },
+    Credentials(#[from] CredentialsError),
+    /// The refresh task ended without an answer (it panicked or was cancelled).
+    #[error("the refresh of connection {0} ended without an answer")]
+    RefreshLost(ConnectionId),
     /// The vendor failed recently; no call is made before the backoff window ends. Carries
     /// the last failure's contract code and detail.
     #[error("connection {id} is backing off after a vendor failure ({code}: {detail})")]
@@ -77,9 +74,10 @@ pub struct IssuedToken {
 pub struct TokenService {
     pub(crate) store: Store,
     cache: cache::TokenCache,
-    keys: Arc<KeyRing>,
+    vault: Arc<Vault>,
     vendor: VendorClient,
-    flights: Flights,
+    /// This process's refreshers of a connection queue here, holding no database connection.
+    flights: Gates,
     limits: VendorLimits,
     /// A refresh token ending within this is rotated by refresh-ahead, and not kept when an
     /// answer brings none (see `obtain`).
@@ -90,32 +88,24 @@ impl TokenService {
     /// `cache_ttl`: how long a cached row is trusted without a re-check (at most 5 s).
     pub fn new(
         store: Store,
-        keys: Arc<KeyRing>,
+        vault: Arc<Vault>,
         limits: VendorLimits,
         cache_ttl: Duration,
         rotate_lead: Duration,
     ) -> anyhow::Result<Self> {
         Ok(Self {
             store,
-            keys,
+            vault,
             vendor: VendorClient::new(&limits)?,
-            flights: Flights::default(),
+            flights: Gates::default(),
             cache: cache::TokenCache::new(cache_ttl),
             rotate_lead,
             limits,
         })
     }
 
-    pub fn keys(&self) -> &KeyRing {
-        &self.keys
-    }
-
     pub fn rotate_lead(&self) -> Duration {
         self.rotate_lead
-    }
-
-    pub fn allow_insecure_urls(&self) -> bool {
-        self.limits.allow_insecure_urls
     }
 
     pub async fn token(self: &Arc<Self>, id: &ConnectionId, want: Want) -> Result<IssuedToken, TokenError> {
@@ -137,9 +127,8 @@ impl TokenService {
         // timeout) the vendor's answer is still written before the lock is released, instead
         // of a rotated refresh token being dropped with the caller's future.
         let (this, id) = (Arc::clone(self), id.clone());
-        tokio::spawn(async move { this.refresh_under_lock(&id, &want).await })
-            .await
-            .map_err(|e| TokenError::Store(StoreError::Corrupt(format!("refresh task failed: {e}"))))?
+        let refresh = tokio::spawn(async move { this.refresh_under_lock(&id, &want).await });
+        refresh.await.map_err(|_| TokenError::RefreshLost(entry.record.id.clone()))?
     }
 
     /// The connection as cached, or read again when the cached copy is older than the TTL (or
@@ -181,10 +170,10 @@ impl TokenService {
     fn entry_for(&self, record: ConnectionRecord) -> Result<cache::Entry, TokenError> {
         let live = record.token_meta.expires_at.is_some_and(|at| at > Utc::now());
         let token = match (&record.token, live && record.status == ConnectionStatus::Active) {
-            (Some(sealed), true) => match TokenState::open(&self.keys, &Owner::of(&record), sealed)?.access {
+            (Some(_), true) => match self.vault.token(&record)?.access {
                 Some(access) => {
-                    let secrets = self.open_secrets(&record)?;
-                    let plan = self.plan(&record, &secrets)?;
+                    let secrets = self.vault.secrets(&record)?;
+                    let plan = self.vault.plan(&record, &secrets)?;
                     let issued = issue(&record, &plan, &secrets, access.clone())?;
                     Some((access, issued))
                 }
@@ -206,76 +195,69 @@ impl TokenService {
         self.cache.revalidate_all();
     }
 
-    /// How long the row lock may be held: a refresh attempt and a fallback grant, plus slack.
+    /// How long the lease may be held: a refresh attempt and a fallback grant, plus slack.
     fn lock_hold(&self) -> Duration {
         self.limits.total_timeout * 2 + Duration::from_secs(5)
     }
 
     async fn refresh_under_lock(&self, id: &ConnectionId, want: &Want) -> Result<IssuedToken, TokenError> {
-        let locked = self.store.lock_connection(id, self.lock_hold()).await?;
-        let record = locked.record().clone();
+        let lease = self.store.lock_connection(id, self.lock_hold()).await?;
+        let record = lease.record().clone();
         check_status(&record)?;
-        let state = match &record.token {
-            Some(sealed) => TokenState::open(&self.keys, &Owner::of(&record), sealed)?,
-            None => TokenState::default(),
-        };
+        let state = self.vault.token(&record)?;
+        // Another replica (or this one's caller ahead) may have just refreshed.
         if let Some(access) = state.access.as_ref()
             && want.satisfied_by(access, Utc::now())
         {
-            locked.release().await?;
-            let entry = Arc::new(self.entry_for(record)?);
-            self.cache.put(id.as_str(), entry.clone());
-            return answer(&entry, want)?.ok_or_else(|| StoreError::Corrupt("stored token vanished".into()).into());
+            let entry = Arc::new(self.entry_for(record.clone())?);
+            if let Some(token) = answer(&entry, want)? {
+                lease.release().await?;
+                self.cache.put(id.as_str(), entry);
+                return Ok(token);
+            }
         }
-        // Another replica may have failed while we waited for the lock.
+        // Another replica may have failed while we waited for the lease.
         check_backoff(&record, want)?;
-        self.refresh_locked(locked, state).await
+        self.refresh_locked(lease, state).await
     }
 
-    /// Refreshes ahead of need, from the background task: skips a connection whose lock
+    /// Refreshes ahead of need, from the background task: skips a connection whose lease
     /// someone else holds (they are refreshing it), and one that does not need it any more.
     /// `lead`: refresh when the access token has less than this (or half its lifetime) left.
     /// A refresh token ending within `rotate_lead` is used, so it is rotated rather than lost.
     pub async fn refresh_ahead(&self, id: &ConnectionId, lead: Duration) -> Result<bool, TokenError> {
-        let Some(locked) = self.store.try_lock_connection(id, self.lock_hold()).await? else {
+        let Some(lease) = self.store.try_lock_connection(id, self.lock_hold()).await? else {
             return Ok(false);
         };
-        let record = locked.record().clone();
+        let record = lease.record().clone();
         let now = Utc::now();
         let backing_off = record.retry_not_before.is_some_and(|t| t > now);
         if record.status != ConnectionStatus::Active || backing_off {
-            locked.release().await?;
+            lease.release().await?;
             return Ok(false);
         }
-        let state = match &record.token {
-            Some(sealed) => TokenState::open(&self.keys, &Owner::of(&record), sealed)?,
-            None => TokenState::default(),
-        };
+        let state = self.vault.token(&record)?;
         let lead = chrono_duration(lead);
         let access_due =
             state.access.as_ref().is_none_or(|a| a.expires_at - now < lead.min((a.expires_at - a.obtained_at) / 2));
         let rotation_due = state.refresh_token.is_some()
             && state.refresh_token_expires_at.is_some_and(|at| at - now < chrono_duration(self.rotate_lead));
         if !access_due && !rotation_due {
-            locked.release().await?;
+            lease.release().await?;
             return Ok(false);
         }
-        self.refresh_locked(locked, state).await.map(|_| true)
+        self.refresh_locked(lease, state).await.map(|_| true)
     }
 
-    /// Calls the vendor for the locked connection and records the outcome before the lock
-    /// is released: the new token state on success, the failure and its backoff otherwise.
-    async fn refresh_locked(
-        &self,
-        mut locked: LockedConnection,
-        mut state: TokenState,
-    ) -> Result<IssuedToken, TokenError> {
-        let record = locked.record().clone();
+    /// Calls the vendor for the leased connection and records the outcome before the lease
+    /// ends: the new token state on success, the failure and its backoff otherwise.
+    async fn refresh_locked(&self, mut lease: Lease, mut state: TokenState) -> Result<IssuedToken, TokenError> {
+        let record = lease.record().clone();
         let id = &record.id;
-        let secrets = self.open_secrets(&record)?;
-        let plan = self.plan(&record, &secrets)?;
-        let result = self.obtain(&plan, &secrets, &mut state, &mut locked).await;
-        let sealed = if state.is_empty() { None } else { Some(state.seal(&self.keys, &Owner::of(&record))?) };
+        let secrets = self.vault.secrets(&record)?;
+        let plan = self.vault.plan(&record, &secrets)?;
+        let result = self.obtain(&plan, &secrets, &mut state, &mut lease).await;
+        let sealed = self.vault.seal_token(&Owner::of(&record), &state)?;
         let failure = match result {
             Ok(()) => None,
             Err(Failure::Store(e)) => return Err(e.into()),
@@ -283,9 +265,9 @@ impl TokenService {
             Err(Failure::NoGrantLeft(error)) => Some(Ok(error)),
         };
         let Some(failure) = failure else {
-            locked.save_outcome(sealed.as_deref(), &state.meta(), None).await?;
-            let record = locked.commit().await?;
-            let access = state.access.ok_or_else(|| StoreError::Corrupt("refresh produced no token".into()))?;
+            lease.save_outcome(sealed.as_deref(), &state.meta(), None).await?;
+            let record = lease.commit().await?;
+            let access = state.access.ok_or_else(|| TokenError::RefreshLost(id.clone()))?;
             tracing::info!(connection = %id, expires_at = %access.expires_at, "obtained a new token from the vendor");
             let issued = issue(&record, &plan, &secrets, access.clone())?;
             self.cache.put(id.as_str(), Arc::new(cache::Entry { record, token: Some((access, issued.clone())) }));
@@ -304,7 +286,7 @@ impl TokenService {
                 tracing::warn!(connection = %id, error = %error.detail, "connection needs new secrets from an admin");
                 let recorded =
                     RecordedFailure { error, status: Some(ConnectionStatus::NeedsReauth), retry_not_before: None };
-                locked.save_outcome(sealed.as_deref(), &state.meta(), Some(&recorded)).await?;
+                lease.save_outcome(sealed.as_deref(), &state.meta(), Some(&recorded)).await?;
                 Err(TokenError::NeedsReauth(id.clone()))
             }
             Err(error) => {
@@ -322,11 +304,11 @@ impl TokenService {
                     retry_not_before: Some(until),
                 };
                 tracing::warn!(connection = %id, error = %error, retry_in_ms = wait.as_millis() as u64, "vendor token request failed");
-                locked.save_outcome(sealed.as_deref(), &state.meta(), Some(&recorded)).await?;
+                lease.save_outcome(sealed.as_deref(), &state.meta(), Some(&recorded)).await?;
                 Err(TokenError::VendorFailed { error, retry_after: wait })
             }
         };
-        locked.commit().await?;
+        lease.commit().await?;
         self.cache.evict(id.as_str());
         result
     }
@@ -339,15 +321,15 @@ impl TokenService {
         plan: &Plan,
         secrets: &SecretMap,
         state: &mut TokenState,
-        locked: &mut LockedConnection,
+        lease: &mut Lease,
     ) -> Result<(), Failure> {
         let usable_refresh = plan.refresh.is_some()
             && state.refresh_token.is_some()
             && state.refresh_token_expires_at.is_none_or(|at| at > Utc::now() + REFRESH_TOKEN_MARGIN);
         if usable_refresh && let Some(refresh_token) = state.refresh_token.clone() {
-            if plan.rotating_refresh_tokens && !self.claim_single_use(&refresh_token, locked).await? {
+            if plan.rotating_refresh_tokens && !claim_single_use(&refresh_token, lease).await? {
                 tracing::warn!(
-                    connection = %locked.record().id,
+                    connection = %lease.record().id,
                     "an earlier refresh with this single-use refresh token never recorded its outcome; \
                      treating it as spent and using the primary grant"
                 );
@@ -396,18 +378,6 @@ impl TokenService {
         self.primary(plan, secrets, state).await
     }
 
-    /// Before a single-use refresh token is sent, records durably that it is about to be
-    /// (see migrations/0002). False when an earlier attempt with this very token left its
-    /// record behind: that token may have reached the vendor and must not be sent again.
-    async fn claim_single_use(&self, token: &SecretString, locked: &mut LockedConnection) -> Result<bool, Failure> {
-        let hash = crate::auth::hash_key(token.expose_secret());
-        if locked.refresh_attempt().await.map_err(Failure::Store)?.as_deref() == Some(hash.as_slice()) {
-            return Ok(false);
-        }
-        self.store.mark_refresh_attempt(&locked.record().id, &hash).await.map_err(Failure::Store)?;
-        Ok(true)
-    }
-
     async fn primary(&self, plan: &Plan, secrets: &SecretMap, state: &mut TokenState) -> Result<(), Failure> {
         let Some(grant) = &plan.primary else {
             return Err(Failure::NoGrantLeft(None));
@@ -423,23 +393,18 @@ impl TokenService {
             Err(err) => Err(Failure::Vendor(err)),
         }
     }
+}
 
-    fn open_secrets(&self, record: &ConnectionRecord) -> Result<SecretMap, TokenError> {
-        let plaintext = self.keys.open(Owner::of(record).binding("secrets"), &record.secrets)?;
-        SecretMap::from_plaintext(&plaintext).map_err(|_| TokenError::State(StateError::Format))
+/// Before a single-use refresh token is sent, records durably that it is about to be (see the
+/// lease contract). False when an earlier attempt with this very token left its record behind:
+/// that token may have reached the vendor and must not be sent again.
+async fn claim_single_use(token: &SecretString, lease: &mut Lease) -> Result<bool, Failure> {
+    let hash = crate::auth::hash_key(token.expose_secret());
+    if lease.refresh_attempt().await.map_err(Failure::Store)?.as_deref() == Some(hash.as_slice()) {
+        return Ok(false);
     }
-
-    fn plan(&self, record: &ConnectionRecord, secrets: &SecretMap) -> Result<Plan, TokenError> {
-        let misconfigured = |errors| TokenError::Misconfigured { id: record.id.clone(), errors };
-        let provider = providers::find(&record.provider)
-            .ok_or_else(|| misconfigured(ValidationErrors::single("provider", "unknown provider")))?;
-        // A refresh token is token state, which may be gone (spent, refused): the plan is made as
-        // if it were there, and `obtain` finds out, turning the connection `needs_reauth` when
-        // nothing else can get a token, rather than failing here as a broken config.
-        let names = provider.secret_names(&secrets.names(), true);
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        provider.resolve(&record.config, &names, self.limits.allow_insecure_urls).map_err(misconfigured)
-    }
+    lease.mark_refresh_attempt(&hash).await.map_err(Failure::Store)?;
+    Ok(true)
 }
 
 /// The answer for `access`: `Authorization` plus the plan's handed-out headers.
@@ -455,9 +420,11 @@ fn issue(
         let value = match source {
             HeaderSource::Static(v) => SecretString::from(v.as_str()),
             HeaderSource::Secret(secret) => {
-                let misconfigured = |message: &str| TokenError::Misconfigured {
-                    id: record.id.clone(),
-                    errors: ValidationErrors::single(format!("secrets.{secret}"), message),
+                let misconfigured = |message: &str| {
+                    TokenError::Credentials(CredentialsError::Misconfigured {
+                        id: record.id.clone(),
+                        errors: ValidationErrors::single(format!("secrets.{secret}"), message),
+                    })
                 };
                 let value = secrets.get(secret).ok_or_else(|| misconfigured("required by a handed-out header"))?;
                 // Stored before values were checked on write: never hand out a header that breaks lines.

@@ -1,99 +1,21 @@
-//! Connections: config in plain columns, secrets and tokens sealed, and the row lock that
-//! serializes refreshes across every replica.
+//! Connections: config in plain columns, secrets and tokens sealed, and the row lock that is
+//! the lease across every replica.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::{FromRow, Postgres, Transaction};
-use utoipa::ToSchema;
+use sqlx::{FromRow, PgPool, Postgres, Transaction};
 
-use super::audit::{self, AuditEvent};
-use super::{OnConflict, Store, StoreError};
+use super::{PgStore, audit, interval};
+use crate::domain::{
+    AuditEvent, ConnectionChange, ConnectionRecord, ConnectionStatus, NewConnection, RecordedFailure, TokenMeta,
+};
 use crate::ids::ConnectionId;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ConnectionStatus {
-    Active,
-    Disabled,
-    /// The connection cannot get tokens until an admin replaces its secrets.
-    NeedsReauth,
-}
-
-impl ConnectionStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Disabled => "disabled",
-            Self::NeedsReauth => "needs_reauth",
-        }
-    }
-
-    fn from_db(s: &str) -> Result<Self, StoreError> {
-        match s {
-            "active" => Ok(Self::Active),
-            "disabled" => Ok(Self::Disabled),
-            "needs_reauth" => Ok(Self::NeedsReauth),
-            other => Err(StoreError::Corrupt(format!("unknown connection status {other:?}"))),
-        }
-    }
-}
-
-/// The last failed vendor call, as shown on the connection view. Never holds a secret.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct LastError {
-    pub at: DateTime<Utc>,
-    pub code: String,
-    pub detail: String,
-}
-
-/// A failed vendor call, as recorded on the connection.
-#[derive(Debug, Clone)]
-pub struct Failure {
-    pub error: LastError,
-    /// `needs_reauth` when nothing is left to get a token with.
-    pub status: Option<ConnectionStatus>,
-    /// No vendor call before this time.
-    pub retry_not_before: Option<DateTime<Utc>>,
-}
-
-/// Plain facts about the sealed token, readable without the master key.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct TokenMeta {
-    pub obtained_at: Option<DateTime<Utc>>,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub has_refresh_token: bool,
-    pub refresh_token_expires_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Clone)]
-pub struct ConnectionRecord {
-    pub id: ConnectionId,
-    pub provider: String,
-    pub description: String,
-    pub config: Value,
-    pub secret_names: Vec<String>,
-    /// Sealed [`crate::secret::SecretMap`].
-    pub secrets: Vec<u8>,
-    pub status: ConnectionStatus,
-    /// Sealed token state, if any.
-    pub token: Option<Vec<u8>>,
-    pub token_meta: TokenMeta,
-    pub last_error: Option<LastError>,
-    /// Consecutive failed vendor calls.
-    pub failure_count: i32,
-    /// No vendor call before this time.
-    pub retry_not_before: Option<DateTime<Utc>>,
-    pub last_used_at: Option<DateTime<Utc>>,
-    pub generation: i64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
+use crate::store::{OnConflict, StoreError};
 
 #[derive(FromRow)]
-struct ConnectionRow {
+pub(super) struct ConnectionRow {
     id: String,
     provider: String,
     description: String,
@@ -125,7 +47,7 @@ impl TryFrom<ConnectionRow> for ConnectionRecord {
             config: r.config,
             secret_names: r.secret_names,
             secrets: r.secrets,
-            status: ConnectionStatus::from_db(&r.status)?,
+            status: ConnectionStatus::parse(&r.status).map_err(StoreError::unknown("connections", "status"))?,
             token: r.token,
             token_meta: TokenMeta {
                 obtained_at: r.token_obtained_at,
@@ -153,29 +75,13 @@ macro_rules! columns {
          retry_not_before, last_used_at, generation, created_at, updated_at"
     };
 }
+pub(super) use columns;
 
-/// The secret that is token state rather than a credential: a refresh token given by an admin
-/// becomes the connection's current refresh token (sealed in `token`), so it is used once and
-/// then rotated, never kept as a reusable secret.
-pub const REFRESH_TOKEN: &str = "refresh_token";
-
-/// A connection about to be inserted. Its secrets are sealed already (bound to its id).
-pub struct NewConnection<'a> {
-    pub id: &'a ConnectionId,
-    pub provider: &'a str,
-    pub description: &'a str,
-    pub config: &'a Value,
-    pub secret_names: &'a [String],
-    pub secrets: &'a [u8],
-    /// Initial token state (a refresh token given by the admin), sealed, with its facts.
-    pub token: Option<(&'a [u8], TokenMeta)>,
-}
-
-impl Store {
+impl PgStore {
     pub async fn create_connection(
         &self,
         new: NewConnection<'_>,
-        audit_event: &AuditEvent,
+        event: &AuditEvent,
     ) -> Result<ConnectionRecord, StoreError> {
         let mut tx = self.begin().await?;
         let row: ConnectionRow = sqlx::query_as(concat!(
@@ -196,7 +102,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .on_conflict("connection")?;
-        audit::record(&mut tx, audit_event).await?;
+        audit::record(&mut tx, event).await?;
         tx.commit().await?;
         row.try_into()
     }
@@ -217,7 +123,8 @@ impl Store {
         row.ok_or(StoreError::NotFound("connection"))?.try_into()
     }
 
-    pub async fn delete_connection(&self, id: &ConnectionId, audit_event: &AuditEvent) -> Result<(), StoreError> {
+    /// Waits for a refresh in progress (the delete needs the row lock) and removes the row.
+    pub async fn delete_connection(&self, id: &ConnectionId, event: &AuditEvent) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         let deleted = sqlx::query("delete from connections where id = $1")
             .bind(id.as_str())
@@ -231,37 +138,22 @@ impl Store {
             .bind(id.as_str())
             .execute(&mut *tx)
             .await?;
-        audit::record(&mut tx, audit_event).await?;
+        audit::record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// Takes the connection's row lock (`SELECT … FOR UPDATE`) and reads the row under it.
-    ///
-    /// `hold_for` bounds the whole transaction: waiting for the lock gives up after it
-    /// (`lock_timeout`), and a holder that stops talking mid-transaction is cut off by the
-    /// server (`idle_in_transaction_session_timeout`), so a stuck refresh cannot wedge a
+    /// The row lock (`SELECT … FOR UPDATE`, or `SKIP LOCKED` when `skip_held`) and the row
+    /// read under it. `hold_for` bounds the whole transaction: waiting for the lock gives up
+    /// after it (`lock_timeout`), and a holder that stops talking mid-transaction is cut off by
+    /// the server (`idle_in_transaction_session_timeout`), so a stuck refresh cannot wedge a
     /// connection for every replica. A process that dies frees the lock with its session.
-    pub async fn lock_connection(&self, id: &ConnectionId, hold_for: Duration) -> Result<LockedConnection, StoreError> {
-        self.lock(id, hold_for, false).await?.ok_or(StoreError::NotFound("connection"))
-    }
-
-    /// Like [`Store::lock_connection`], but `None` at once when another session holds the lock
-    /// (or the row is gone): for background work that should skip rows someone is refreshing.
-    pub async fn try_lock_connection(
+    pub async fn lease(
         &self,
         id: &ConnectionId,
         hold_for: Duration,
-    ) -> Result<Option<LockedConnection>, StoreError> {
-        self.lock(id, hold_for, true).await
-    }
-
-    async fn lock(
-        &self,
-        id: &ConnectionId,
-        hold_for: Duration,
-        skip_locked: bool,
-    ) -> Result<Option<LockedConnection>, StoreError> {
+        skip_held: bool,
+    ) -> Result<Option<PgLease>, StoreError> {
         let mut tx = self.begin().await?;
         let ms = hold_for.as_millis().max(1);
         // set_config(…, true) is SET LOCAL with bind parameters: it ends with the transaction.
@@ -272,48 +164,31 @@ impl Store {
         .bind(format!("{}ms", ms * 2))
         .execute(&mut *tx)
         .await?;
-        let query = if skip_locked {
+        let query = if skip_held {
             concat!("select ", columns!(), " from connections where id = $1 for update skip locked")
         } else {
             concat!("select ", columns!(), " from connections where id = $1 for update")
         };
         let row: Option<ConnectionRow> = sqlx::query_as(query).bind(id.as_str()).fetch_optional(&mut *tx).await?;
         match row {
-            Some(row) => Ok(Some(LockedConnection { tx, record: row.try_into()? })),
+            Some(row) => Ok(Some(PgLease { tx, side: self.side.clone(), record: row.try_into()? })),
             None => Ok(None),
         }
     }
 
-    /// Records, committed at once and outside the refresh transaction, that a single-use
-    /// refresh token (by its hash) is about to be sent. Must succeed before sending.
-    pub async fn mark_refresh_attempt(&self, id: &ConnectionId, token_hash: &[u8]) -> Result<(), StoreError> {
-        sqlx::query(
-            "insert into refresh_attempts (connection_id, token_hash) values ($1, $2)
-             on conflict (connection_id) do update set token_hash = excluded.token_hash, started_at = now()",
-        )
-        .bind(id.as_str())
-        .bind(token_hash)
-        .execute(&self.side)
-        .await?;
-        Ok(())
-    }
-
-    /// Notes which connections handed out tokens recently (batched, off the hot path).
-    pub async fn touch_connections(&self, ids: &[String]) -> Result<(), StoreError> {
+    pub async fn touch_connections(&self, ids: &[String], at: DateTime<Utc>) -> Result<(), StoreError> {
         // SKIP LOCKED: bookkeeping never waits behind a refresh, nor makes one wait behind it.
         sqlx::query(
-            "update connections set last_used_at = now()
+            "update connections set last_used_at = $2
               where id in (select id from connections where id = any($1) for update skip locked)",
         )
         .bind(ids)
+        .bind(at)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    /// Active connections whose token should be refreshed ahead of time: recently used ones
-    /// whose access token ends within `lead` (or half its lifetime, if shorter), and any whose
-    /// refresh token ends within `rotate_lead`. Soonest first.
     pub async fn due_connections(
         &self,
         lead: Duration,
@@ -342,49 +217,50 @@ impl Store {
     }
 }
 
-/// A duration as a Postgres interval literal (bound as text and cast in the query).
-fn interval(d: Duration) -> String {
-    format!("{} milliseconds", d.as_millis())
-}
-
-/// A connection row held under its lock. Writes become visible together at [`commit`];
-/// dropping it without committing rolls everything back and frees the lock.
-///
-/// [`commit`]: LockedConnection::commit
-pub struct LockedConnection {
+/// A connection row held under its row lock, inside a transaction.
+pub struct PgLease {
     tx: Transaction<'static, Postgres>,
+    /// For the in-doubt marker, which must commit on its own while the row stays locked.
+    side: PgPool,
     record: ConnectionRecord,
 }
 
-/// Changes an admin makes to a connection; `None` leaves a field as it is.
-#[derive(Debug, Default)]
-pub struct ConnectionChange<'a> {
-    pub description: Option<&'a str>,
-    pub config: Option<&'a Value>,
-    pub secrets: Option<(&'a [String], &'a [u8])>,
-    pub status: Option<ConnectionStatus>,
-    /// Forget the failure backoff (new secrets deserve a try now).
-    pub reset_backoff: bool,
-}
-
-impl LockedConnection {
+impl PgLease {
     pub fn record(&self) -> &ConnectionRecord {
         &self.record
     }
 
-    /// Writes the outcome of a vendor call: the token state (sealed; `None` clears it) and
-    /// either success (clears `last_error` and the backoff) or the failure. Also ends the
-    /// single-use refresh attempt, if one was recorded, in the same transaction.
+    pub async fn refresh_attempt(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(sqlx::query_scalar("select token_hash from refresh_attempts where connection_id = $1")
+            .bind(self.record.id.as_str())
+            .fetch_optional(&mut *self.tx)
+            .await?)
+    }
+
+    /// Committed at once on a side connection, outside the lease's transaction (which may yet
+    /// roll back). No foreign key: it would need a lock on the row this lease holds.
+    pub async fn mark_refresh_attempt(&mut self, token_hash: &[u8]) -> Result<(), StoreError> {
+        sqlx::query(
+            "insert into refresh_attempts (connection_id, token_hash) values ($1, $2)
+             on conflict (connection_id) do update set token_hash = excluded.token_hash, started_at = now()",
+        )
+        .bind(self.record.id.as_str())
+        .bind(token_hash)
+        .execute(&self.side)
+        .await?;
+        Ok(())
+    }
+
     pub async fn save_outcome(
         &mut self,
         sealed: Option<&[u8]>,
         meta: &TokenMeta,
-        failure: Option<&Failure>,
+        failure: Option<&RecordedFailure>,
     ) -> Result<(), StoreError> {
         let last_error = failure
             .map(|f| serde_json::to_value(&f.error))
             .transpose()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            .map_err(|e| StoreError::invalid("connections", "last_error", e))?;
         let row: ConnectionRow = sqlx::query_as(concat!(
             "update connections
                 set token = $2, token_obtained_at = $3, token_expires_at = $4, has_refresh_token = $5,
@@ -409,19 +285,7 @@ impl LockedConnection {
         .fetch_one(&mut *self.tx)
         .await?;
         self.record = row.try_into()?;
-        self.clear_refresh_attempt().await
-    }
-
-    /// The hash of a single-use refresh token whose refresh never recorded its outcome.
-    pub async fn refresh_attempt(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(sqlx::query_scalar("select token_hash from refresh_attempts where connection_id = $1")
-            .bind(self.record.id.as_str())
-            .fetch_optional(&mut *self.tx)
-            .await?)
-    }
-
-    /// The outcome is being written in this transaction: the attempt is no longer in doubt.
-    async fn clear_refresh_attempt(&mut self) -> Result<(), StoreError> {
+        // The outcome is written in this transaction: the attempt is no longer in doubt.
         sqlx::query("delete from refresh_attempts where connection_id = $1")
             .bind(self.record.id.as_str())
             .execute(&mut *self.tx)
@@ -429,20 +293,13 @@ impl LockedConnection {
         Ok(())
     }
 
-    /// Records a failed vendor call; `status` also changes it (e.g. to `needs_reauth`).
-    /// Applies an admin change; `token`, when given, replaces the sealed token state
-    /// (`None` inside clears it) together with its plain facts.
-    pub async fn apply(
-        &mut self,
-        change: &ConnectionChange<'_>,
-        token: Option<(Option<&[u8]>, TokenMeta)>,
-    ) -> Result<(), StoreError> {
+    pub async fn apply(&mut self, change: &ConnectionChange<'_>) -> Result<(), StoreError> {
         let (names, sealed) = match change.secrets {
             Some((names, sealed)) => (Some(names), Some(sealed)),
             None => (None, None),
         };
-        let replace_token = token.is_some();
-        let (token, meta) = token.unwrap_or_default();
+        let replace_token = change.token.is_some();
+        let (token, meta) = change.token.clone().unwrap_or_default();
         let row: ConnectionRow = sqlx::query_as(concat!(
             "update connections
                 set description = coalesce($2, description),
@@ -491,7 +348,6 @@ impl LockedConnection {
         Ok(self.record)
     }
 
-    /// Ends the transaction without writing, freeing the lock at once.
     pub async fn release(self) -> Result<ConnectionRecord, StoreError> {
         self.tx.rollback().await?;
         Ok(self.record)

@@ -1,5 +1,6 @@
-//! Keeps every replica's in-memory hot path coherent: listens for the database's change
-//! notifications (migrations/0003) and evicts what changed. When the subscription drops and
+//! Invalidation: keeps every replica's in-memory hot path coherent. Listens for the database's
+//! change notifications (PostgreSQL; an embedded database has no other writer) and evicts what
+//! changed. When the subscription drops and
 //! comes back, notifications may have been missed, so everything is re-checked before its
 //! next use (kept meanwhile, so cached tokens still flow while the database is away). The
 //! caches' TTL (≤ 5 s) bounds staleness even if this task is stuck.
@@ -10,8 +11,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::auth::AuthCache;
-use crate::refresh::TokenService;
 use crate::store::{Change, Store};
+use crate::tokens::TokenService;
 
 pub async fn run(store: Store, tokens: Arc<TokenService>, auth: Arc<AuthCache>, mut stop: watch::Receiver<bool>) {
     let mut retry = Duration::from_millis(250);

@@ -11,8 +11,8 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use super::IssuedToken;
-use super::state::AccessToken;
-use crate::store::ConnectionRecord;
+use crate::credentials::AccessToken;
+use crate::domain::ConnectionRecord;
 
 /// A connection as last read, with its usable access token (if any) ready to hand out.
 pub struct Entry {

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 
-use super::state::AccessToken;
+use crate::credentials::AccessToken;
 
 /// What the caller needs from the token.
 pub enum Want {

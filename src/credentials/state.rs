@@ -1,15 +1,14 @@
 //! A connection's token state, stored sealed in its row: the access token, the refresh
-//! token and the vendor's cookies. Only plain timestamps live in columns.
+//! token and the vendor's cookies. Only plain timestamps live in columns. This file is the
+//! format; sealing it is the vault's.
 
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::crypto::{Binding, CryptoError, KeyRing};
-use crate::ids::ConnectionId;
+use crate::domain::TokenMeta;
 use crate::secret::ZeroizingString;
-use crate::store::{ConnectionRecord, StoreError, TokenMeta};
 
 #[derive(Clone)]
 pub struct AccessToken {
@@ -35,36 +34,6 @@ impl std::fmt::Debug for TokenState {
             .field("has_refresh_token", &self.refresh_token.is_some())
             .field("cookies", &self.cookies.iter().map(|(n, _)| n).collect::<Vec<_>>())
             .finish()
-    }
-}
-
-/// Whose sealed values these are: the connection, and a digest of its provider and config.
-/// Both are part of every sealed value's associated data, so a ciphertext moved to another
-/// connection fails, and so does one whose connection was re-pointed (say, `token_url`
-/// changed in the database by someone without the master key) — the secret is never sent.
-pub struct Owner<'a> {
-    pub id: &'a ConnectionId,
-    context: [u8; 32],
-}
-
-impl<'a> Owner<'a> {
-    pub fn new(id: &'a ConnectionId, provider: &str, config: &serde_json::Value) -> Self {
-        use sha2::{Digest, Sha256};
-        let mut digest = Sha256::new();
-        digest.update(provider.as_bytes());
-        digest.update([0]);
-        // serde_json's maps are ordered by key, so the same config always serializes alike,
-        // whether it came from a request or back from the database.
-        digest.update(serde_json::to_vec(config).unwrap_or_default());
-        Self { id, context: digest.finalize().into() }
-    }
-
-    pub fn of(record: &'a ConnectionRecord) -> Self {
-        Self::new(&record.id, &record.provider, &record.config)
-    }
-
-    pub fn binding(&self, field: &'static str) -> Binding<'_> {
-        Binding { table: "connections", row: self.id.as_str(), field, context: &self.context }
     }
 }
 
@@ -108,7 +77,8 @@ impl TokenState {
         self.access.is_none() && self.refresh_token.is_none() && self.cookies.is_empty()
     }
 
-    pub fn seal(&self, keys: &KeyRing, owner: &Owner<'_>) -> Result<Vec<u8>, CryptoError> {
+    /// The plaintext that is sealed: JSON, in a buffer wiped when dropped.
+    pub fn to_plaintext(&self) -> Result<Zeroizing<Vec<u8>>, StateFormat> {
         let out = Out {
             v: 1,
             access_token: self.access.as_ref().map(|a| a.token.expose_secret()),
@@ -120,18 +90,14 @@ impl TokenState {
             cookies: self.cookies.iter().map(|(n, v)| (n.as_str(), v.expose_secret())).collect(),
         };
         let mut plaintext = Zeroizing::new(Vec::with_capacity(512));
-        serde_json::to_writer(&mut *plaintext, &out).map_err(|_| CryptoError::Malformed {
-            binding: owner.binding("token").to_string(),
-            reason: "cannot serialize",
-        })?;
-        keys.seal(owner.binding("token"), &plaintext)
+        serde_json::to_writer(&mut *plaintext, &out).map_err(|_| StateFormat)?;
+        Ok(plaintext)
     }
 
-    pub fn open(keys: &KeyRing, owner: &Owner<'_>, sealed: &[u8]) -> Result<Self, StateError> {
-        let plaintext = keys.open(owner.binding("token"), sealed)?;
-        let raw: In = serde_json::from_slice(&plaintext).map_err(|_| StateError::Format)?;
+    pub fn from_plaintext(plaintext: &[u8]) -> Result<Self, StateFormat> {
+        let raw: In = serde_json::from_slice(plaintext).map_err(|_| StateFormat)?;
         if raw.v != 1 {
-            return Err(StateError::Format);
+            return Err(StateFormat);
         }
         let access = match (raw.access_token, raw.obtained_at, raw.expires_at) {
             (Some(token), Some(obtained_at), Some(expires_at)) => Some(AccessToken {
@@ -151,16 +117,6 @@ impl TokenState {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum StateError {
-    #[error(transparent)]
-    Crypto(#[from] CryptoError),
-    #[error("stored token state has an unknown format")]
-    Format,
-}
-
-impl From<StateError> for StoreError {
-    fn from(err: StateError) -> Self {
-        StoreError::Corrupt(err.to_string())
-    }
-}
+/// A decrypted token state that is not in a format this version knows.
+#[derive(Debug, Clone, Copy)]
+pub struct StateFormat;

@@ -1,0 +1,110 @@
+//! Starting the broker: settings checked once, the database reached and migrated, the master
+//! keys loaded and checked against what is stored, the admin bootstrapped, then HTTP until
+//! SIGTERM/SIGINT.
+
+mod bootstrap;
+mod commands;
+pub mod keys;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+pub use commands::{copy, keys_status, migrate, rekey};
+
+use crate::admin::Admin;
+use crate::auth::AuthCache;
+use crate::config::{DatabaseArgs, ServeArgs};
+use crate::credentials::Vault;
+use crate::http::{AppState, HttpLimits};
+use crate::store::Store;
+use crate::tokens::TokenService;
+use crate::tokens::ahead::AheadSettings;
+
+/// Opens the database and makes sure it answers, with a message that names what to fix.
+async fn open_store(db: &DatabaseArgs) -> anyhow::Result<Store> {
+    let store = Store::open(&db.database_url, db.db_max_connections).await?;
+    store.check_connection().await?;
+    Ok(store)
+}
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let limits = args.vendor_limits()?;
+    let store = open_store(&args.db).await?;
+    store.migrate().await.context("applying migrations")?;
+    let keys = keys::load(&args.keys, &store).await?;
+    keys::check_ring(&keys, &store).await?;
+    bootstrap::admin(&store, args.bootstrap_admin_key.as_ref()).await?;
+    tracing::info!(
+        database = %store.location(),
+        active_key = keys.active_key_id(),
+        keys = keys.key_ids().len(),
+        "database ready, master keys loaded"
+    );
+
+    let vault = Arc::new(Vault::new(Arc::new(keys), limits.allow_insecure_urls));
+    let rotate_lead = Duration::from_secs(args.rotate_refresh_tokens_before_secs);
+    let tokens = Arc::new(TokenService::new(store.clone(), vault.clone(), limits, args.cache_ttl(), rotate_lead)?);
+    let auth = Arc::new(AuthCache::new(args.cache_ttl()));
+    let admin = Admin::new(store.clone(), vault, tokens.clone(), auth.clone());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let invalidation =
+        tokio::spawn(crate::invalidation::run(store.clone(), tokens.clone(), auth.clone(), stopped.clone()));
+    let usage = Arc::new(crate::usage::Usage::default());
+    let usage_audit = tokio::spawn(crate::usage::run(usage.clone(), store.clone(), stopped.clone()));
+    // 0 turns refresh-ahead off.
+    let ahead = (args.refresh_ahead_secs > 0).then(|| {
+        let settings = AheadSettings {
+            lead: Duration::from_secs(args.refresh_ahead_secs),
+            interval: Duration::from_millis(args.refresh_ahead_interval_ms.max(100)),
+            concurrency: 4,
+        };
+        tokio::spawn(crate::tokens::ahead::run(tokens.clone(), usage.clone(), settings, stopped))
+    });
+    let http_limits = HttpLimits {
+        request_timeout: Duration::from_millis(args.request_timeout_ms),
+        max_body_bytes: args.max_body_bytes,
+    };
+    let ops = crate::http::Operations { metrics: crate::http::metrics::install() };
+    let app = crate::http::router(AppState { store, tokens, admin, auth, usage }, &http_limits, ops);
+    let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(addr = %addr, "listening");
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    // Requests in flight have finished (their refreshes committed); let background
+    // refreshes that already started commit too, then exit.
+    let _ = stop.send(true);
+    if let Some(ahead) = ahead {
+        let _ = ahead.await;
+    }
+    let _ = invalidation.await;
+    let _ = usage_audit.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: no new connections; finishing requests in flight");
+}
