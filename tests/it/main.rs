@@ -17,6 +17,7 @@ mod ops;
 mod principals;
 mod resilience;
 mod secrecy;
+mod store;
 mod tokens;
 mod vendor_errors;
 mod vendors;

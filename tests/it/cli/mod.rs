@@ -2,6 +2,8 @@
 
 mod bootstrap;
 mod config_errors;
+mod copy;
+mod embedded;
 mod gen_master_key;
 mod master_keys;
 mod migrate;
