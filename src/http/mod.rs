@@ -83,11 +83,17 @@ pub fn router(state: AppState, limits: &HttpLimits, ops: Operations) -> Router {
         .layer(axum::middleware::map_response(problem_for_bare_errors))
         .layer(SetSensitiveResponseHeadersLayer::new([SET_COOKIE]))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-            let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-            // Method, path and request id only: never headers.
-            tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
-        }))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request<_>| {
+                    let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    // Method, path and request id only: never headers.
+                    tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+                })
+                // A failed answer is logged once, where its cause is known (vendor, database,
+                // internal); an ERROR from this layer too would say the same thing twice.
+                .on_failure(tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG)),
+        )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         // Outermost: marked sensitive before anything can log them.
         .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION, COOKIE]))

@@ -8,6 +8,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::domain::{ConnectionRecord, ConnectionStatus, KeyRecord, LastError, PrincipalRecord, Role};
+use crate::providers::{self, Endpoints};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenInfo {
@@ -31,6 +32,8 @@ pub struct ConnectionView {
     pub token: Option<TokenInfo>,
     /// The last failed vendor call; null when the last call succeeded or none was made.
     pub last_error: Option<LastError>,
+    /// Where the broker sends this connection's token requests, defaults included.
+    pub endpoints: Option<Endpoints>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -44,7 +47,9 @@ impl From<ConnectionRecord> for ConnectionView {
             has_refresh_token: meta.has_refresh_token,
             refresh_token_expires_at: meta.refresh_token_expires_at,
         });
+        let endpoints = providers::find(&r.provider).and_then(|p| p.endpoints(&r.config, &r.secret_names));
         Self {
+            endpoints,
             id: r.id.to_string(),
             provider: r.provider,
             description: r.description,

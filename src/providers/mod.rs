@@ -96,6 +96,21 @@ impl ProviderDef {
         names
     }
 
+    /// Where a stored connection's vendor calls go, defaults included, for its view. `None`
+    /// when its config no longer makes a plan (the token endpoint then says why).
+    pub fn endpoints(&self, config: &Value, secret_names: &[String]) -> Option<Endpoints> {
+        let names = self.secret_names(secret_names, true);
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        // Only shown, never called: the URLs were checked when the config was stored, and are
+        // checked again, address by address, when the broker connects.
+        let plan = self.resolve(config, &names, true).ok()?;
+        Some(Endpoints {
+            token_url: plan.token_url.to_string(),
+            refresh_url: plan.refresh.as_ref().map(|r| r.url.to_string()),
+            api_base_url: plan.api_base_url,
+        })
+    }
+
     pub fn info(&self) -> ProviderInfo {
         ProviderInfo {
             name: self.name.to_owned(),
@@ -105,6 +120,17 @@ impl ProviderDef {
             secrets: self.secrets.iter().map(FieldInfo::from).collect(),
         }
     }
+}
+
+/// The effective vendor URLs of a connection, defaults included.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Endpoints {
+    /// Where tokens are requested.
+    pub token_url: String,
+    /// Where refresh tokens are used, when the provider uses them.
+    pub refresh_url: Option<String>,
+    /// Handed out with each token, when configured.
+    pub api_base_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -36,3 +36,14 @@ async fn missing_unknown_or_malformed_keys_are_401_with_a_bearer_challenge() {
 fn base64_basic(key: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("admin:{key}"))
 }
+
+/// An empty shell variable in `Authorization: Bearer $KEY` is a missing key, and said so.
+#[tokio::test]
+async fn a_bearer_without_a_key_is_reported_as_missing() {
+    let (app, _qubs) = app_with_qubs("qubs-main").await;
+    for header in ["Bearer", "Bearer ", "bearer   "] {
+        let resp = app.admin.raw(Method::GET, "/v1/connections").authorization(header).send().await;
+        assert_unauthenticated(&resp);
+        assert!(resp.json()["detail"].as_str().unwrap_or_default().contains("missing"), "{header:?}: {}", resp.body);
+    }
+}

@@ -31,6 +31,7 @@ pub fn assert_view_shape(view: &Value) {
             "config",
             "secrets",
             "status",
+            "endpoints",
             "token",
             "last_error",
             "created_at",

@@ -86,6 +86,16 @@ async fn refused_connection_is_503_vendor_unavailable() {
         let detail = detail.as_str().unwrap_or_default().to_owned();
         assert!(detail.contains(&endpoint) && detail.contains("connection refused"), "{detail}");
     }
+    // One failure, one log event (at WARN), naming the same endpoint and cause.
+    let events: Vec<String> = app
+        .log_lines()
+        .into_iter()
+        .filter_map(|l| l.json())
+        .filter(|j| matches!(j["level"].as_str(), Some("WARN" | "ERROR")))
+        .map(|j| j.to_string())
+        .collect();
+    assert_eq!(events.len(), 1, "one vendor failure should be one WARN/ERROR line: {events:#?}");
+    assert!(events[0].contains(&endpoint) && events[0].contains("connection refused"), "{}", events[0]);
 }
 
 #[tokio::test]

@@ -135,3 +135,25 @@ async fn create_needs_a_tenant_id_fit_for_a_url_path() {
         assert_invalid(&resp, "config.tenant_id");
     }
 }
+
+/// The view shows where token requests go, the preset's defaults included: a user who left
+/// `token_url` out can see it is Microsoft's endpoint for the tenant, and the API base.
+#[tokio::test]
+async fn the_view_shows_the_effective_endpoints_defaults_included() {
+    let app = spawn().await;
+    let cubu = FakeCubu::start().await;
+    let mut body = cubu.connection("cubu-main");
+    body["config"].as_object_mut().unwrap().remove("token_url");
+    let view = app.admin.create_connection(&body).await;
+    let tenant = body["config"]["tenant_id"].as_str().unwrap().to_owned();
+    let app_id = body["config"]["application_id"].as_str().map(str::to_owned);
+    assert_eq!(
+        view["endpoints"]["token_url"],
+        format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"),
+        "{view}"
+    );
+    assert!(view["endpoints"]["refresh_url"].is_null(), "{view}");
+    if let Some(app_id) = app_id {
+        assert_eq!(view["endpoints"]["api_base_url"], format!("https://s2s.api.app.cubu.com/{app_id}/"));
+    }
+}
