@@ -59,7 +59,7 @@ async fn get_token(
     let id = connection_id(&id)?;
     caller.require_token_access(&id)?;
     let min_ttl = min_ttl(query.as_deref())?;
-    let token = state.tokens.token(&id, Want::Fresh { min_ttl }).await?;
+    let token = issue(&state, &id, Want::Fresh { min_ttl }).await?;
     Ok(answer(&state, &caller, token))
 }
 
@@ -98,7 +98,7 @@ async fn refresh_token(
     let request: Option<RefreshRequest> = optional_json_body(&headers, &body)?;
     let Some(rejected) = request.and_then(|r| r.rejected_access_token) else {
         caller.require_admin()?;
-        let result = state.tokens.token(&id, Want::Force).await;
+        let result = issue(&state, &id, Want::Force).await;
         // Recorded with its outcome, once it is known.
         let outcome = if result.is_ok() { "success" } else { "failure" };
         let event = AuditEvent {
@@ -111,8 +111,13 @@ async fn refresh_token(
         }
         return Ok(answer(&state, &caller, result?));
     };
-    let token = state.tokens.token(&id, Want::ReplaceIfCurrent(rejected)).await?;
+    let token = issue(&state, &id, Want::ReplaceIfCurrent(rejected)).await?;
     Ok(answer(&state, &caller, token))
+}
+
+/// The token service's answer, its failures mapped to the contract and counted by code.
+async fn issue(state: &AppState, id: &ConnectionId, want: Want) -> Result<IssuedToken, ApiError> {
+    state.tokens.token(id, want).await.map_err(ApiError::from).inspect_err(super::metrics::count_token_error)
 }
 
 fn min_ttl(query: Option<&str>) -> Result<i64, ApiError> {

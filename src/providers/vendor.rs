@@ -159,7 +159,9 @@ impl VendorClient {
             Err(err) => Err(err),
         };
         let outcome = match &result {
-            Ok(_) => "ok",
+            Ok(_) => "success",
+            // A refused refresh token is told apart: the engine falls back to the primary grant.
+            Err(VendorError::InvalidGrant { .. }) => "invalid_grant",
             Err(e) => e.code(),
         };
         let step_name = match step {

@@ -121,15 +121,15 @@ impl TokenService {
     pub async fn token(self: &Arc<Self>, id: &ConnectionId, want: Want) -> Result<IssuedToken, TokenError> {
         let entry = self.current(id, true).await?;
         if let Some(token) = answer(&entry, &want)? {
-            metrics::counter!("tokenbroker_tokens_total", "source" => "memory").increment(1);
+            metrics::counter!("tokenbroker_token_answers_total", "source" => "memory").increment(1);
             return Ok(token);
         }
-        metrics::counter!("tokenbroker_tokens_total", "source" => "refresh_path").increment(1);
         check_backoff(&entry.record, &want)?;
         let _turn = self.flights.enter(id.as_str()).await;
         // The refresher ahead of us in this process has usually just written a new token.
         let entry = self.current(id, false).await?;
         if let Some(token) = answer(&entry, &want)? {
+            metrics::counter!("tokenbroker_token_answers_total", "source" => "refreshed").increment(1);
             return Ok(token);
         }
         check_backoff(&entry.record, &want)?;
@@ -140,6 +140,7 @@ impl TokenService {
         tokio::spawn(async move { this.refresh_under_lock(&id, &want).await })
             .await
             .map_err(|e| TokenError::Store(StoreError::Corrupt(format!("refresh task failed: {e}"))))?
+            .inspect(|_| metrics::counter!("tokenbroker_token_answers_total", "source" => "refreshed").increment(1))
     }
 
     /// The connection as cached, or read again when the cached copy is older than the TTL (or
@@ -285,6 +286,8 @@ impl TokenService {
         let Some((error, status)) = failure else {
             locked.save_outcome(sealed.as_deref(), &state.meta(), None).await?;
             let record = locked.commit().await?;
+            metrics::counter!("tokenbroker_refreshes_total", "provider" => record.provider.clone(), "outcome" => "success")
+                .increment(1);
             let access = state.access.ok_or_else(|| StoreError::Corrupt("refresh produced no token".into()))?;
             tracing::info!(connection = %id, expires_at = %access.expires_at, "obtained a new token from the vendor");
             let issued = issue(&record, &plan, &secrets, access.clone())?;
@@ -308,6 +311,13 @@ impl TokenService {
         };
         locked.save_outcome(sealed.as_deref(), &state.meta(), Some(&recorded)).await?;
         locked.commit().await?;
+        let outcome = if status.is_some() { "needs_reauth" } else { error.code() };
+        metrics::counter!("tokenbroker_refreshes_total", "provider" => record.provider.clone(), "outcome" => outcome)
+            .increment(1);
+        if status.is_none() {
+            metrics::counter!("tokenbroker_backoffs_total", "provider" => record.provider.clone(), "code" => error.code())
+                .increment(1);
+        }
         self.cache.evict(id.as_str());
         tracing::warn!(connection = %id, error = %error, needs_reauth = status.is_some(), "vendor token request failed");
         match status {

@@ -23,7 +23,7 @@ pub enum ConnectionStatus {
 }
 
 impl ConnectionStatus {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Active => "active",
             Self::Disabled => "disabled",
@@ -31,7 +31,7 @@ impl ConnectionStatus {
         }
     }
 
-    fn from_db(s: &str) -> Result<Self, StoreError> {
+    pub(crate) fn from_db(s: &str) -> Result<Self, StoreError> {
         match s {
             "active" => Ok(Self::Active),
             "disabled" => Ok(Self::Disabled),

@@ -9,6 +9,7 @@ mod audit;
 mod connections;
 mod notify;
 mod principals;
+mod stats;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -28,6 +29,7 @@ pub use connections::{
 };
 pub use notify::{Change, Subscription};
 pub use principals::{Authenticated, GrantChange, KeyRecord, PrincipalRecord, Role};
+pub use stats::ConnectionGauge;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

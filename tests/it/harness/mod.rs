@@ -10,6 +10,7 @@ pub mod db_proxy;
 pub mod kill;
 pub mod leaks;
 pub mod logs;
+pub mod metrics;
 pub mod partition_proxy;
 pub mod problem;
 pub mod random;

@@ -3,4 +3,5 @@
 mod database_outage;
 mod docs;
 mod health;
+mod metrics;
 mod routing;
