@@ -4,4 +4,5 @@ mod database_outage;
 mod docs;
 mod health;
 mod metrics;
+mod observability;
 mod routing;
