@@ -45,7 +45,6 @@ pub(super) async fn busy_broker() -> Busy {
     ok.set_expires_in(4);
     admin.create_connection(&ok.connection("qubs-ok")).await;
     admin.access_token("qubs-ok").await;
-    admin.access_token("qubs-ok").await;
 
     let down = FakeQubs::start().await;
     down.set_fault(Fault::ServerError(503));
@@ -60,7 +59,8 @@ pub(super) async fn busy_broker() -> Busy {
 
     let qbench = FakeQbench::start().await;
     admin.create_connection(&qbench.connection("qbench-lims")).await;
-    admin.access_token("qbench-lims").await;
+    // An hour-long token: the second answer comes from memory however slow the machine is.
+    assert_eq!(admin.access_token("qbench-lims").await, admin.access_token("qbench-lims").await);
 
     let deadline = Instant::now() + Duration::from_secs(15);
     let scrape = loop {
@@ -86,7 +86,7 @@ async fn traffic_shows_up_with_the_values_it_implies() {
         assert_eq!(m.value(name, labels), Some(want), "{name}{labels:?}:\n{}", m.text);
     };
 
-    // Token answers by source: the second qubs-ok call came from memory.
+    // Token answers by source: the second qbench-lims call came from memory.
     at_least("tokenbroker_token_answers_total", &[("source", "memory")], 1.0);
     at_least("tokenbroker_token_answers_total", &[("source", "refreshed")], 2.0);
     at_least("tokenbroker_token_answers_total", &[("source", "vendor_unavailable")], 2.0);
@@ -172,10 +172,10 @@ async fn invented_methods_add_no_series() {
 
     let statuses: Vec<u16> = futures::stream::iter(0..3_000)
         .map(|i| {
-            let method = format!("X{i}{}", random::hex(512).to_uppercase());
+            let method = format!("X{i}{}", random::hex(16).to_uppercase());
             send(method, if i % 2 == 0 { "/healthz" } else { "/no-such-route" })
         })
-        .buffer_unordered(16)
+        .buffer_unordered(8)
         .collect()
         .await;
     assert!(statuses.iter().all(|s| [404, 405].contains(s)), "{:?}", statuses.iter().collect::<BTreeSet<_>>());
