@@ -58,9 +58,22 @@ json -X PUT "$B/v1/principals/bench-svc/grants/bench-*" >/dev/null
 json -X POST $B/v1/connections -d "{\"id\":\"bench-qubs\",\"provider\":\"qubs\",\"config\":{\"client_id\":\"c\",\"token_url\":\"http://127.0.0.1:$VENDOR_PORT/oauth2/token\"},\"secrets\":{\"client_secret\":\"s\"}}" >/dev/null
 curl -sf -H "Authorization: Bearer $SVC" $B/v1/connections/bench-qubs/token >/dev/null
 
+# The broker's own CPU time (utime + stime, in clock ticks) and memory, for resource requests.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$BROKER_PID/stat"; }
+status_kb() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$BROKER_PID/status"; }
+idle_rss=$(status_kb VmRSS)
+
 echo "## $(date -u +%FT%TZ) $(nproc) cores, wrk -t$THREADS -c$CONNECTIONS -d$DURATION"
 echo "### GET /healthz"
 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency $B/healthz | grep -E "Requests/sec|Latency|50%|99%"
 echo "### GET /v1/connections/bench-qubs/token (service key, cached token)"
-wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "Authorization: Bearer $SVC" \
-  $B/v1/connections/bench-qubs/token | grep -E "Requests/sec|Latency|50%|99%|Non-2xx"
+ticks_before=$(cpu_ticks)
+out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "Authorization: Bearer $SVC" \
+  $B/v1/connections/bench-qubs/token)
+ticks=$(( $(cpu_ticks) - ticks_before ))
+echo "$out" | grep -E "Requests/sec|Latency|50%|99%|Non-2xx"
+requests=$(echo "$out" | awk '/requests in/ {print $1}')
+echo "### broker resources"
+awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" -v n="$requests" -v idle="$idle_rss" -v peak="$(status_kb VmHWM)" 'BEGIN {
+  printf "CPU: %.1f s for %d token answers = %.3f ms per answer (%.1f%% of one core per 100 answers/s)\n", t / hz, n, 1000 * t / hz / n, 100 * (t / hz / n) * 100
+  printf "memory: RSS %.1f MiB idle (one connection, one token), peak %.1f MiB\n", idle / 1024, peak / 1024 }'

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -36,11 +36,14 @@ fn parse(list: &SecretString, source: &str) -> anyhow::Result<KeyRing> {
     KeyRing::parse(list).with_context(|| format!("{source} is not a valid master key list"))
 }
 
-/// Reads a key file, refusing one that others than its owner may read.
+/// Reads a key file, refusing one that others than its owner may read. One exception: a file
+/// owned by root that its group may read is what an orchestrator mounts (a Kubernetes Secret
+/// with `fsGroup`: root, the pod's own group, 0440); that group is how a non-root broker reads it.
 fn read_file(path: &Path, source: &str) -> anyhow::Result<KeyRing> {
     let meta = std::fs::metadata(path).with_context(|| format!("reading {source} {}", path.display()))?;
     let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
+    let platform_mount = meta.uid() == 0 && mode & 0o007 == 0;
+    if mode & 0o007 != 0 || (mode & 0o070 != 0 && !platform_mount) {
         bail!(
             "{source} {} can be read by group or others (mode {mode:03o}); master keys must be readable by \
              their owner only: run `chmod 600 {}`",

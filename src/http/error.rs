@@ -73,6 +73,11 @@ impl ApiError {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the broker's log")
     }
 
+    /// The contract's `code`.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
     pub fn with_status(mut self, status: StatusCode) -> Self {
         self.status = status;
         self

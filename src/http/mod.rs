@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::handler::Handler as _;
 use axum::http::header::{AUTHORIZATION, CONNECTION, CONTENT_TYPE, COOKIE, SET_COOKIE};
 use axum::http::{HeaderName, HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -72,9 +73,10 @@ pub fn router(state: AppState, limits: &HttpLimits, ops: Operations) -> Router {
     router
         // Swagger UI's assets are compiled in; it also serves the document at /openapi.json.
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", api))
-        .route("/metrics", axum::routing::get(move || metrics::render(metrics_handle.clone())))
+        .route("/metrics", axum::routing::get(move |state| metrics::render(metrics_handle.clone(), state)))
         .route_layer(axum::middleware::from_fn(metrics::measure))
-        .fallback(|| async { ApiError::from_status(StatusCode::NOT_FOUND) })
+        // Route layers skip the fallback: it is measured on its own, as route `unmatched`.
+        .fallback(metrics::unmatched.layer(axum::middleware::from_fn(metrics::measure)))
         .with_state(state)
         // Innermost first. Each Router::layer call normalizes the response body, so the
         // problem+json mapper also sees the answers of the body limit and the timeout.

@@ -18,7 +18,7 @@ use super::responses::{AuthProblems, InvalidProblems, MalformedProblem, NotFound
 use super::views::TokenResponse;
 use crate::auth::Caller;
 use crate::ids::ConnectionId;
-use crate::tokens::{IssuedToken, Want};
+use crate::tokens::{IssuedToken, TokenError, Want};
 use crate::validation::ValidationErrors;
 
 const DEFAULT_MIN_TTL: i64 = 60;
@@ -58,7 +58,7 @@ async fn get_token(
     let id = connection_id(&id)?;
     caller.require_token_access(&id)?;
     let min_ttl = min_ttl(query.as_deref())?;
-    let token = state.tokens.token(&id, Want::Fresh { min_ttl }).await?;
+    let token = counted(state.tokens.token(&id, Want::Fresh { min_ttl }).await)?;
     Ok(answer(&state, &caller, token))
 }
 
@@ -97,11 +97,16 @@ async fn refresh_token(
     let request: Option<RefreshRequest> = optional_json_body(&headers, &body)?;
     let Some(rejected) = request.and_then(|r| r.rejected_access_token) else {
         caller.require_admin()?;
-        let result = state.admin.force_refresh(&caller.principal, &id).await;
+        let result = counted(state.admin.force_refresh(&caller.principal, &id).await);
         return Ok(answer(&state, &caller, result?));
     };
-    let token = state.tokens.token(&id, Want::ReplaceIfCurrent(rejected)).await?;
+    let token = counted(state.tokens.token(&id, Want::ReplaceIfCurrent(rejected)).await)?;
     Ok(answer(&state, &caller, token))
+}
+
+/// The token service's answer, its failures mapped to the contract and counted by code.
+fn counted(result: Result<IssuedToken, TokenError>) -> Result<IssuedToken, ApiError> {
+    result.map_err(ApiError::from).inspect_err(super::metrics::count_token_error)
 }
 
 fn min_ttl(query: Option<&str>) -> Result<i64, ApiError> {

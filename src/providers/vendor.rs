@@ -92,7 +92,9 @@ impl VendorClient {
             Err(err) => Err(err),
         };
         let outcome = match &result {
-            Ok(_) => "ok",
+            Ok(_) => "success",
+            // A refused refresh token is told apart: the engine falls back to the primary grant.
+            Err(VendorError::InvalidGrant { .. }) => "invalid_grant",
             Err(e) => e.code(),
         };
         metrics::counter!("tokenbroker_vendor_requests_total", "step" => call.step_name, "outcome" => outcome)

@@ -96,6 +96,18 @@ impl Subscription {
     }
 }
 
+/// One connection's plain facts, for the per-connection gauges of `/metrics`.
+#[derive(Debug, Clone)]
+pub struct ConnectionGauge {
+    pub id: String,
+    pub provider: String,
+    pub status: crate::domain::ConnectionStatus,
+    /// Consecutive failed vendor calls (0 after a success or new secrets).
+    pub failure_count: i32,
+    /// When the stored refresh token ends, if there is one and its end is known.
+    pub refresh_token_expires_at: Option<DateTime<Utc>>,
+}
+
 /// What a bootstrap admin key did at start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Bootstrapped {
@@ -246,6 +258,11 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<ConnectionId>, StoreError> {
         on_backend!(self, b => b.due_connections(lead, rotate_lead, recently, limit).await)
+    }
+
+    /// Every connection's status, failure streak and refresh-token end, sorted by id.
+    pub async fn connection_gauges(&self) -> Result<Vec<ConnectionGauge>, StoreError> {
+        on_backend!(self, b => b.connection_gauges().await)
     }
 
     // --- principals, keys, grants --------------------------------------------------------

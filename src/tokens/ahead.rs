@@ -65,9 +65,15 @@ pub async fn run(
             running.spawn(async move {
                 let _permit = permit;
                 match tokens.refresh_ahead(&id, settings.lead).await {
-                    Ok(true) => tracing::info!(connection = %id, "refreshed ahead of expiry"),
+                    Ok(true) => {
+                        metrics::counter!("tokenbroker_refresh_ahead_total", "outcome" => "refreshed").increment(1);
+                        tracing::info!(connection = %id, "refreshed ahead of expiry");
+                    }
                     Ok(false) => {}
-                    Err(err) => tracing::warn!(connection = %id, error = %err, "refresh-ahead failed"),
+                    Err(err) => {
+                        metrics::counter!("tokenbroker_refresh_ahead_total", "outcome" => "failed").increment(1);
+                        tracing::warn!(connection = %id, error = %err, "refresh-ahead failed");
+                    }
                 }
             });
         }

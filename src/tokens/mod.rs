@@ -111,15 +111,15 @@ impl TokenService {
     pub async fn token(self: &Arc<Self>, id: &ConnectionId, want: Want) -> Result<IssuedToken, TokenError> {
         let entry = self.current(id, true).await?;
         if let Some(token) = answer(&entry, &want)? {
-            metrics::counter!("tokenbroker_tokens_total", "source" => "memory").increment(1);
+            metrics::counter!("tokenbroker_token_answers_total", "source" => "memory").increment(1);
             return Ok(token);
         }
-        metrics::counter!("tokenbroker_tokens_total", "source" => "refresh_path").increment(1);
         check_backoff(&entry.record, &want)?;
         let _turn = self.flights.enter(id.as_str()).await;
         // The refresher ahead of us in this process has usually just written a new token.
         let entry = self.current(id, false).await?;
         if let Some(token) = answer(&entry, &want)? {
+            metrics::counter!("tokenbroker_token_answers_total", "source" => "refreshed").increment(1);
             return Ok(token);
         }
         check_backoff(&entry.record, &want)?;
@@ -128,7 +128,10 @@ impl TokenService {
         // of a rotated refresh token being dropped with the caller's future.
         let (this, id) = (Arc::clone(self), id.clone());
         let refresh = tokio::spawn(async move { this.refresh_under_lock(&id, &want).await });
-        refresh.await.map_err(|_| TokenError::RefreshLost(entry.record.id.clone()))?
+        refresh
+            .await
+            .map_err(|_| TokenError::RefreshLost(entry.record.id.clone()))?
+            .inspect(|_| metrics::counter!("tokenbroker_token_answers_total", "source" => "refreshed").increment(1))
     }
 
     /// The connection as cached, or read again when the cached copy is older than the TTL (or
@@ -267,6 +270,8 @@ impl TokenService {
         let Some(failure) = failure else {
             lease.save_outcome(sealed.as_deref(), &state.meta(), None).await?;
             let record = lease.commit().await?;
+            metrics::counter!("tokenbroker_refreshes_total", "provider" => record.provider.clone(), "outcome" => "success")
+                .increment(1);
             let access = state.access.ok_or_else(|| TokenError::RefreshLost(id.clone()))?;
             tracing::info!(connection = %id, expires_at = %access.expires_at, "obtained a new token from the vendor");
             let issued = issue(&record, &plan, &secrets, access.clone())?;
@@ -287,6 +292,8 @@ impl TokenService {
                 let recorded =
                     RecordedFailure { error, status: Some(ConnectionStatus::NeedsReauth), retry_not_before: None };
                 lease.save_outcome(sealed.as_deref(), &state.meta(), Some(&recorded)).await?;
+                metrics::counter!("tokenbroker_refreshes_total", "provider" => record.provider.clone(), "outcome" => "needs_reauth")
+                    .increment(1);
                 Err(TokenError::NeedsReauth(id.clone()))
             }
             Err(error) => {
@@ -305,6 +312,10 @@ impl TokenService {
                 };
                 tracing::warn!(connection = %id, error = %error, retry_in_ms = wait.as_millis() as u64, "vendor token request failed");
                 lease.save_outcome(sealed.as_deref(), &state.meta(), Some(&recorded)).await?;
+                let (provider, code) = (record.provider.clone(), error.code());
+                metrics::counter!("tokenbroker_refreshes_total", "provider" => provider.clone(), "outcome" => code)
+                    .increment(1);
+                metrics::counter!("tokenbroker_backoffs_total", "provider" => provider, "code" => code).increment(1);
                 Err(TokenError::VendorFailed { error, retry_after: wait })
             }
         };

@@ -12,7 +12,7 @@ use crate::domain::{
     AuditEvent, ConnectionChange, ConnectionRecord, ConnectionStatus, NewConnection, RecordedFailure, TokenMeta,
 };
 use crate::ids::ConnectionId;
-use crate::store::{OnConflict, StoreError};
+use crate::store::{ConnectionGauge, OnConflict, StoreError};
 
 #[derive(FromRow)]
 pub(super) struct ConnectionRow {
@@ -214,6 +214,30 @@ impl PgStore {
         .fetch_all(&self.pool)
         .await?;
         Ok(ids.into_iter().map(ConnectionId::from_trusted).collect())
+    }
+}
+
+impl PgStore {
+    pub async fn connection_gauges(&self) -> Result<Vec<ConnectionGauge>, StoreError> {
+        type Row = (String, String, String, i32, Option<DateTime<Utc>>);
+        let rows: Vec<Row> = sqlx::query_as(
+            "select id, provider, status, failure_count,
+                    case when has_refresh_token then refresh_token_expires_at end
+               from connections order by id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(id, provider, status, failure_count, refresh_token_expires_at)| {
+                Ok(ConnectionGauge {
+                    status: ConnectionStatus::parse(&status).map_err(StoreError::unknown("connections", "status"))?,
+                    id,
+                    provider,
+                    failure_count,
+                    refresh_token_expires_at,
+                })
+            })
+            .collect()
     }
 }
 

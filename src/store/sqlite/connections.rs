@@ -13,7 +13,7 @@ use crate::domain::{
 };
 use crate::gate::Turn;
 use crate::ids::ConnectionId;
-use crate::store::{OnConflict, StoreError};
+use crate::store::{ConnectionGauge, OnConflict, StoreError};
 
 #[derive(FromRow)]
 pub(super) struct ConnectionRow {
@@ -214,6 +214,29 @@ impl SqliteStore {
         .fetch_all(&self.readers)
         .await?;
         Ok(ids.into_iter().map(ConnectionId::from_trusted).collect())
+    }
+}
+
+impl SqliteStore {
+    pub async fn connection_gauges(&self) -> Result<Vec<ConnectionGauge>, StoreError> {
+        let rows: Vec<(String, String, String, i32, Option<i64>)> = sqlx::query_as(
+            "select id, provider, status, failure_count,
+                    case when has_refresh_token then refresh_token_expires_at end
+               from connections order by id",
+        )
+        .fetch_all(&self.readers)
+        .await?;
+        rows.into_iter()
+            .map(|(id, provider, status, failure_count, ends)| {
+                Ok(ConnectionGauge {
+                    status: ConnectionStatus::parse(&status).map_err(StoreError::unknown(TABLE, "status"))?,
+                    refresh_token_expires_at: opt_time(TABLE, "refresh_token_expires_at", ends)?,
+                    id,
+                    provider,
+                    failure_count,
+                })
+            })
+            .collect()
     }
 }
 

@@ -84,8 +84,13 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Applies the migrations this binary has and the database lacks. Migrations a newer
+    /// release applied are not an error: during a rolling upgrade (or a rollback) older replicas
+    /// restart on the newer schema, which is why migrations only ever add (README, Upgrades).
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        MIGRATOR.run(&self.writer).await.map_err(|err| match err {
+        let mut migrator = sqlx::migrate!("./migrations/sqlite");
+        migrator.set_ignore_missing(true);
+        migrator.run(&self.writer).await.map_err(|err| match err {
             sqlx::migrate::MigrateError::Execute(e) => StoreError::from(e),
             other => StoreError::Migration(other.to_string()),
         })

@@ -157,6 +157,29 @@ pub enum DbHandle {
     Sqlite(SqlitePool),
 }
 
+impl DbHandle {
+    /// Runs `sql` with text parameters and returns the rows it changed.
+    pub async fn execute(&self, sql: &str, params: &[&str]) -> u64 {
+        let result = match self {
+            DbHandle::Postgres(pool) => {
+                let mut query = sqlx::query(AssertSqlSafe(sql.to_owned()));
+                for p in params {
+                    query = query.bind(*p);
+                }
+                query.execute(pool).await.map(|r| r.rows_affected())
+            }
+            DbHandle::Sqlite(pool) => {
+                let mut query = sqlx::query(AssertSqlSafe(sql.to_owned()));
+                for p in params {
+                    query = query.bind(*p);
+                }
+                query.execute(pool).await.map(|r| r.rows_affected())
+            }
+        };
+        result.unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+}
+
 async fn connect(url: &str) -> Result<PgPool, sqlx::Error> {
     PgPoolOptions::new().max_connections(2).acquire_timeout(Duration::from_secs(10)).connect(url).await
 }

@@ -65,24 +65,3 @@ async fn write(db: &DbHandle, column: Column, id: &str, bytes: &[u8]) {
     .unwrap_or_else(|e| panic!("write connections.{col} of {id}: {e}"));
     assert_eq!(done, 1, "connection {id} not found");
 }
-
-/// Runs `sql` with text parameters and returns the rows it changed.
-pub async fn execute(db: &DbHandle, sql: &str, params: &[&str]) -> u64 {
-    let result = match db {
-        DbHandle::Postgres(pool) => {
-            let mut query = sqlx::query(AssertSqlSafe(sql.to_owned()));
-            for p in params {
-                query = query.bind(*p);
-            }
-            query.execute(pool).await.map(|r| r.rows_affected())
-        }
-        DbHandle::Sqlite(pool) => {
-            let mut query = sqlx::query(AssertSqlSafe(sql.to_owned()));
-            for p in params {
-                query = query.bind(*p);
-            }
-            query.execute(pool).await.map(|r| r.rows_affected())
-        }
-    };
-    result.unwrap_or_else(|e| panic!("{sql}: {e}"))
-}

@@ -5,7 +5,6 @@
 
 use serde_json::json;
 
-use super::execute;
 use crate::fakes::FakeQubs;
 use crate::harness::db::DbHandle;
 use crate::harness::{assert_problem, spawn_app};
@@ -25,7 +24,7 @@ async fn a_connection_repointed_in_the_database_sends_its_secret_nowhere() {
             "UPDATE connections SET config = json_set(config, '$.token_url', $1) WHERE id = 'qubs-a'"
         }
     };
-    assert_eq!(execute(&db, sql, &[&attacker.token_url()]).await, 1, "re-point token_url");
+    assert_eq!(db.execute(sql, &[&attacker.token_url()]).await, 1, "re-point token_url");
 
     // A process started after the change has nothing in memory to fall back on.
     let fresh = app.fresh_process().await;

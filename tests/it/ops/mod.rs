@@ -3,4 +3,6 @@
 mod database_outage;
 mod docs;
 mod health;
+mod metrics;
+mod observability;
 mod routing;
