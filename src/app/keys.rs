@@ -37,13 +37,15 @@ fn parse(list: &SecretString, source: &str) -> anyhow::Result<KeyRing> {
 }
 
 /// Reads a key file, refusing one that others than its owner may read. One exception: a file
-/// owned by root that its group may read is what an orchestrator mounts (a Kubernetes Secret
-/// with `fsGroup`: root, the pod's own group, 0440); that group is how a non-root broker reads it.
+/// that another user (root) owns and shares with this process through its group is what an
+/// orchestrator mounts (a Kubernetes Secret with `fsGroup`: root, the pod's group, 0440); that
+/// group is the only way a non-root broker can read it.
 fn read_file(path: &Path, source: &str) -> anyhow::Result<KeyRing> {
     let meta = std::fs::metadata(path).with_context(|| format!("reading {source} {}", path.display()))?;
     let mode = meta.permissions().mode() & 0o777;
-    let platform_mount = meta.uid() == 0 && mode & 0o007 == 0;
-    if mode & 0o007 != 0 || (mode & 0o070 != 0 && !platform_mount) {
+    // Linux: /proc/self belongs to this process's user. Elsewhere, the strict rule applies.
+    let me = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
+    if !private_enough(mode, meta.uid(), me) {
         bail!(
             "{source} {} can be read by group or others (mode {mode:03o}); master keys must be readable by \
              their owner only: run `chmod 600 {}`",
@@ -53,6 +55,13 @@ fn read_file(path: &Path, source: &str) -> anyhow::Result<KeyRing> {
     }
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {source} {}", path.display()))?;
     parse(&SecretString::from(text), source)
+}
+
+/// Nobody but the owner may read or write, except the group of a root-owned file that this
+/// process (`me`, when known) does not own.
+fn private_enough(mode: u32, owner: u32, me: Option<u32>) -> bool {
+    let shared_with_us = owner == 0 && me.is_some_and(|me| me != owner);
+    mode & 0o007 == 0 && (mode & 0o070 == 0 || shared_with_us)
 }
 
 /// `tokenbroker.db` → `tokenbroker.keys`, in the same directory.
@@ -127,4 +136,23 @@ pub async fn check_ring(ring: &KeyRing, store: &Store) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::private_enough;
+
+    #[test]
+    fn key_files_are_private_unless_the_platform_shares_them_through_a_group() {
+        assert!(private_enough(0o600, 1000, Some(1000)));
+        assert!(private_enough(0o400, 65532, Some(65532)));
+        assert!(!private_enough(0o640, 1000, Some(1000)), "group-readable, ours");
+        assert!(!private_enough(0o644, 1000, Some(1000)), "world-readable");
+        assert!(!private_enough(0o640, 0, Some(0)), "root's own file, group-readable");
+        // A Kubernetes Secret with fsGroup: root-owned, 0440, read through the pod's group.
+        assert!(private_enough(0o440, 0, Some(65532)));
+        assert!(!private_enough(0o444, 0, Some(65532)), "world-readable even when mounted");
+        assert!(!private_enough(0o440, 1000, Some(65532)), "another user's file shared by group");
+        assert!(!private_enough(0o440, 0, None), "unknown process user: strict");
+    }
 }
