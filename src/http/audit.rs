@@ -10,21 +10,79 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::AppState;
 use super::error::ApiError;
-use super::responses::{AuthProblems, MalformedProblem};
+use super::params::plain_integer;
+use super::responses::{AuthProblems, MalformedProblem, UnavailableProblem};
 use crate::auth::Caller;
+use crate::ids::{ConnectionId, PrincipalId};
 use crate::store::{AuditFilter, AuditRecord};
 use crate::validation::ValidationErrors;
 
+/// Raw strings, parsed here so that each bad value is a 400 naming its parameter.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
+    /// Only events on this connection.
+    #[param(pattern = "^[a-z0-9][a-z0-9._-]{0,62}$", min_length = 1, max_length = 63)]
     connection_id: Option<String>,
+    /// Only events by this principal.
+    #[param(pattern = "^[a-z0-9][a-z0-9._-]{0,62}$", min_length = 1, max_length = 63)]
     principal_id: Option<String>,
+    /// Only events of this kind.
+    #[param(value_type = Option<AuditAction>)]
     action: Option<String>,
-    /// 1..=500, default 100.
+    /// Events per page (default 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     limit: Option<String>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = "^[0-9]{1,18}$")]
     cursor: Option<String>,
+}
+
+/// Every kind of audit event.
+#[derive(Deserialize, ToSchema)]
+pub enum AuditAction {
+    #[serde(rename = "principal.create")]
+    #[schema(rename = "principal.create")]
+    PrincipalCreate,
+    #[serde(rename = "principal.delete")]
+    #[schema(rename = "principal.delete")]
+    PrincipalDelete,
+    #[serde(rename = "principal.bootstrap")]
+    #[schema(rename = "principal.bootstrap")]
+    PrincipalBootstrap,
+    #[serde(rename = "key.create")]
+    #[schema(rename = "key.create")]
+    KeyCreate,
+    #[serde(rename = "key.revoke")]
+    #[schema(rename = "key.revoke")]
+    KeyRevoke,
+    #[serde(rename = "grant.put")]
+    #[schema(rename = "grant.put")]
+    GrantPut,
+    #[serde(rename = "grant.delete")]
+    #[schema(rename = "grant.delete")]
+    GrantDelete,
+    #[serde(rename = "connection.create")]
+    #[schema(rename = "connection.create")]
+    ConnectionCreate,
+    #[serde(rename = "connection.update")]
+    #[schema(rename = "connection.update")]
+    ConnectionUpdate,
+    #[serde(rename = "connection.secrets.replace")]
+    #[schema(rename = "connection.secrets.replace")]
+    ConnectionSecretsReplace,
+    #[serde(rename = "connection.delete")]
+    #[schema(rename = "connection.delete")]
+    ConnectionDelete,
+    #[serde(rename = "connection.rekey")]
+    #[schema(rename = "connection.rekey")]
+    ConnectionRekey,
+    #[serde(rename = "connection.refresh")]
+    #[schema(rename = "connection.refresh")]
+    ConnectionRefresh,
+    #[serde(rename = "token.issue")]
+    #[schema(rename = "token.issue")]
+    TokenIssue,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -67,8 +125,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// Admin changes, each recorded in the same transaction as the change.
 #[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditQuery), security(("api_key" = [])),
     responses(
-        (status = 200, body = AuditPage),
-        AuthProblems, MalformedProblem,
+        (status = 200, description = "A page of events, newest first", body = AuditPage),
+        AuthProblems, MalformedProblem, UnavailableProblem,
     ))]
 async fn list_audit(
     State(state): State<AppState>,
@@ -81,15 +139,26 @@ async fn list_audit(
     };
     let limit = match q.limit.as_deref() {
         None => 100,
-        Some(l) => {
-            l.parse::<i64>().ok().filter(|l| (1..=500).contains(l)).ok_or_else(|| bad("limit", "must be 1..=500"))?
-        }
+        Some(l) => plain_integer(l, 500).filter(|l| *l >= 1).ok_or_else(|| bad("limit", "must be 1..=500"))?,
     };
     let before_id = q
         .cursor
         .as_deref()
-        .map(|c| c.parse::<i64>().map_err(|_| bad("cursor", "is not a cursor from this API")))
+        .map(|c| plain_integer(c, i64::MAX).ok_or_else(|| bad("cursor", "is not a cursor from this API")))
         .transpose()?;
+    // Checked as the document states them; a value that cannot match anything (a NUL, say)
+    // must not reach the database as if it could.
+    let query_error = |e| ApiError::invalid(e).with_status(axum::http::StatusCode::BAD_REQUEST);
+    if let Some(id) = &q.connection_id {
+        ConnectionId::parse("connection_id", id).map_err(query_error)?;
+    }
+    if let Some(id) = &q.principal_id {
+        PrincipalId::parse("principal_id", id).map_err(query_error)?;
+    }
+    if let Some(action) = &q.action {
+        serde_json::from_value::<AuditAction>(Value::String(action.clone()))
+            .map_err(|_| bad("action", "is not an audit action (see the document's AuditAction)"))?;
+    }
     let filter = AuditFilter {
         connection_id: q.connection_id,
         principal_id: q.principal_id,
