@@ -93,7 +93,7 @@ pub struct AuditEventView {
     pub action: String,
     pub connection_id: Option<String>,
     pub outcome: String,
-    #[schema(value_type = Object)]
+    #[schema(value_type = BTreeMap<String, serde_json::Value>)]
     pub detail: Value,
 }
 

@@ -47,11 +47,11 @@ pub struct CreateConnection {
     description: String,
     /// What is not secret: client_id, URLs, tenant, scope… per provider.
     #[serde(default = "empty_object")]
-    #[schema(value_type = Object)]
+    #[schema(value_type = BTreeMap<String, serde_json::Value>)]
     config: Value,
     /// What is secret: client_secret, password, subscription_key, refresh_token, private_key.
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = BTreeMap<String, String>)]
     secrets: Map<String, Value>,
 }
 
@@ -127,7 +127,7 @@ pub struct UpdateConnection {
     description: Option<String>,
     /// Config keys to set; `null` removes an optional key. A config change drops the cached token.
     /// Absent or `null`: config unchanged.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<BTreeMap<String, serde_json::Value>>)]
     config: Option<Map<String, Value>>,
     /// Absent or `null`: status unchanged. `needs_reauth` is the broker's to set, never an admin's.
     status: Option<StatusChange>,
@@ -181,7 +181,7 @@ async fn update_connection(
 #[serde(deny_unknown_fields)]
 pub struct ReplaceSecrets {
     /// Secrets to set; `null` removes an optional one. Others are kept.
-    #[schema(value_type = Object)]
+    #[schema(value_type = BTreeMap<String, Option<String>>)]
     secrets: Map<String, Value>,
 }
 
