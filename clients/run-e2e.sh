@@ -16,6 +16,8 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+# A timeout or ^C still stops the broker and the vendor and drops the database.
+trap 'exit 143' TERM INT
 
 "$CLIENTS/generate.sh"
 ensure_broker_binary
