@@ -2,5 +2,6 @@
 
 mod database_outage;
 mod docs;
+mod documented_inputs;
 mod health;
 mod routing;
