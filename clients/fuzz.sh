@@ -86,6 +86,8 @@ PY
 )
 
 set +e
+# hypothesis keeps a .hypothesis directory in the working directory: the report's, not the repo's.
+cd "$REPORT"
 PYTHONPATH=$CLIENTS SCHEMATHESIS_HOOKS=fuzz_hooks "$VENV/bin/st" --config-file "$CLIENTS/schemathesis.toml" run "$ROOT/openapi/openapi.json" \
   --url "$BROKER_URL" \
   -H "Authorization: Bearer $FUZZ_KEY" \
