@@ -19,6 +19,11 @@ fn is_id_byte(b: u8) -> bool {
     b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
 }
 
+/// The id rule as a regular expression, as the OpenAPI document states it.
+pub const ID_PATTERN: &str = "^[a-z0-9][a-z0-9._-]{0,62}$";
+/// A grant: an id, or a prefix ending in `*`, as the OpenAPI document states it.
+pub const GRANT_PATTERN: &str = "^([a-z0-9][a-z0-9._-]{0,62}|[a-z0-9._-]{0,62}\\*)$";
+
 const ID_RULE: &str = "must match ^[a-z0-9][a-z0-9._-]{0,62}$";
 
 macro_rules! id_type {

@@ -29,6 +29,18 @@ impl ApiKey {
     }
 }
 
+/// Whether this broker could have issued a key with this id: `key_` + 12 base64url characters
+/// ([`ApiKey::generate`]), or `bootstrap_` + 12 hex digits (the configured bootstrap key).
+pub fn is_key_id(id: &str) -> bool {
+    let base64url = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+    let hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+    match (id.strip_prefix("key_"), id.strip_prefix("bootstrap_")) {
+        (Some(rest), _) => rest.len() == 12 && rest.bytes().all(base64url),
+        (_, Some(rest)) => rest.len() == 12 && rest.bytes().all(hex),
+        _ => false,
+    }
+}
+
 /// SHA-256 is enough here: keys carry 256 bits of entropy, so there is nothing to brute-force,
 /// and lookup by hash keeps authentication one indexed query.
 pub fn hash_key(key: &str) -> Vec<u8> {
@@ -48,6 +60,11 @@ mod tests {
         assert_eq!(URL_SAFE_NO_PAD.decode(&text[4..]).unwrap().len(), 32);
         assert_ne!(text, b.secret.expose_secret());
         assert_ne!(a.key_id, b.key_id);
+        assert!(is_key_id(&a.key_id), "{}", a.key_id);
+        assert!(is_key_id("bootstrap_0123456789ab"));
+        for bad in ["", "key_", "key_abc", "key_0123456789a!", "bootstrap_0123456789AB", "x_0123456789ab"] {
+            assert!(!is_key_id(bad), "{bad}");
+        }
         assert_eq!(a.hash().len(), 32);
         assert!(!format!("{:?}", a.secret).contains(&text[4..]));
     }

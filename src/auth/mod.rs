@@ -3,7 +3,7 @@
 mod api_key;
 mod cache;
 
-pub use api_key::{ApiKey, hash_key};
+pub use api_key::{ApiKey, hash_key, is_key_id};
 pub use cache::AuthCache;
 
 use chrono::Utc;

@@ -86,12 +86,13 @@ fn nul_inside(value: &serde_json::Value, path: String) -> Option<String> {
     }
 }
 
-/// Like [`json_body`], but an empty body means `None`.
+/// Like [`json_body`], but an empty body or JSON `null` means `None`: an optional body may be
+/// left out either way, as the document says.
 pub fn optional_json_body<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<Option<T>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    json_body(headers, body).map(Some)
+    json_body(headers, body)
 }
 
 /// The field a serde error is about: missing members are reported at their parent.

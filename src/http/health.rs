@@ -21,14 +21,14 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// The process is up.
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "`ok`", body = Health)))]
 async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
 /// The database is reachable and every migration this binary knows is applied.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses(
-    (status = 200, body = Health),
+    (status = 200, description = "`ready`", body = Health),
     (status = 503, description = "`unavailable`: the database is unreachable or not migrated", body = Problem, content_type = "application/problem+json"),
 ))]
 async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {

@@ -8,6 +8,7 @@ mod extract;
 mod health;
 pub mod metrics;
 pub mod openapi;
+mod params;
 mod principals;
 mod providers;
 mod responses;
@@ -19,7 +20,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::handler::Handler as _;
-use axum::http::header::{AUTHORIZATION, CONNECTION, CONTENT_TYPE, COOKIE, SET_COOKIE};
+use axum::http::header::{ALLOW, AUTHORIZATION, CONNECTION, CONTENT_TYPE, COOKIE, SET_COOKIE};
 use axum::http::{HeaderName, HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -68,7 +69,8 @@ pub(crate) fn api_routes() -> OpenApiRouter<AppState> {
 }
 
 pub fn router(state: AppState, limits: &HttpLimits, ops: Operations) -> Router {
-    let (router, api) = api_routes().split_for_parts();
+    let (router, mut api) = api_routes().split_for_parts();
+    openapi::complete(&mut api);
     let metrics_handle = ops.metrics;
     router
         // Swagger UI's assets are compiled in; it also serves the document at /openapi.json.
@@ -108,7 +110,13 @@ async fn problem_for_bare_errors(response: Response) -> Response {
     let is_problem =
         response.headers().get(CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
     let mut response = if (status.is_client_error() || status.is_server_error()) && !is_problem {
-        ApiError::from_status(status).into_response()
+        let allow = response.headers().get(ALLOW).cloned();
+        let mut problem = ApiError::from_status(status).into_response();
+        // A 405 says which methods the resource has (RFC 9110 §15.5.6).
+        if let Some(allow) = allow {
+            problem.headers_mut().insert(ALLOW, allow);
+        }
+        problem
     } else {
         response
     };

@@ -4,6 +4,7 @@
 
 use utoipa::openapi::OpenApi as Document;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{RefOr, Schema};
 use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
@@ -14,6 +15,8 @@ use utoipa::{Modify, OpenApi};
         license(name = "Apache-2.0"),
     ),
     modifiers(&ApiKeyAuth),
+    // Referenced by a query parameter, which utoipa does not collect by itself.
+    components(schemas(super::audit::AuditAction)),
     tags(
         (name = "tokens", description = "Fetch access tokens (service with a grant, or admin)"),
         (name = "connections", description = "Vendor accounts and their credentials (admin)"),
@@ -51,7 +54,22 @@ pub(super) fn base() -> Document {
 }
 
 pub fn document() -> Document {
-    super::api_routes().into_openapi()
+    let mut doc = super::api_routes().into_openapi();
+    complete(&mut doc);
+    doc
+}
+
+/// What the route annotations cannot say because it is data: the provider names a create
+/// accepts come from the same table that validates it.
+pub(super) fn complete(doc: &mut Document) {
+    let names = crate::providers::all().iter().map(|p| serde_json::Value::from(p.name)).collect();
+    let provider = doc.components.as_mut().and_then(|c| c.schemas.get_mut("CreateConnection")).and_then(|s| match s {
+        RefOr::T(Schema::Object(o)) => o.properties.get_mut("provider"),
+        _ => None,
+    });
+    if let Some(RefOr::T(Schema::Object(provider))) = provider {
+        provider.enum_values = Some(names);
+    }
 }
 
 /// The document as committed and printed: pretty JSON with a trailing newline.

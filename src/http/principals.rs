@@ -13,7 +13,11 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{json_body, optional_json_body};
-use super::responses::{AuthProblems, ConflictProblem, InvalidProblems, NotFoundProblem, ValidationProblem};
+use super::params::{GrantPath, KeyPath, PrincipalPath};
+use super::responses::{
+    AuthProblems, ConflictProblem, InvalidProblems, NotFoundProblem, TooLargeProblem, UnavailableProblem,
+    ValidationProblem,
+};
 use super::views::{GrantList, KeyCreated, KeyList, PrincipalList, PrincipalView};
 use crate::auth::Caller;
 use crate::domain::{GrantChange, Role};
@@ -37,17 +41,20 @@ fn principal_id(raw: &str) -> Result<PrincipalId, ApiError> {
 #[serde(deny_unknown_fields)]
 pub struct CreatePrincipal {
     /// `^[a-z0-9][a-z0-9._-]{0,62}$`.
+    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,62}$", min_length = 1, max_length = 63)]
     id: String,
     role: Role,
+    /// Free text (no NUL characters).
     #[serde(default)]
+    #[schema(pattern = "^[^\\u0000]*$")]
     description: String,
 }
 
 #[utoipa::path(post, path = "/v1/principals", tag = "principals", request_body = CreatePrincipal,
     security(("api_key" = [])),
     responses(
-        (status = 201, body = PrincipalView),
-        AuthProblems, InvalidProblems, ConflictProblem,
+        (status = 201, description = "Created", body = PrincipalView),
+        AuthProblems, InvalidProblems, ConflictProblem, TooLargeProblem, UnavailableProblem,
     ))]
 async fn create_principal(
     State(state): State<AppState>,
@@ -64,8 +71,8 @@ async fn create_principal(
 
 #[utoipa::path(get, path = "/v1/principals", tag = "principals", security(("api_key" = [])),
     responses(
-        (status = 200, body = PrincipalList),
-        AuthProblems,
+        (status = 200, description = "Every principal", body = PrincipalList),
+        AuthProblems, UnavailableProblem,
     ))]
 async fn list_principals(State(state): State<AppState>, caller: Caller) -> Result<Json<PrincipalList>, ApiError> {
     caller.require_admin()?;
@@ -74,10 +81,10 @@ async fn list_principals(State(state): State<AppState>, caller: Caller) -> Resul
 }
 
 #[utoipa::path(get, path = "/v1/principals/{id}", tag = "principals", security(("api_key" = [])),
-    params(("id" = String, Path, description = "Principal id")),
+    params(PrincipalPath),
     responses(
-        (status = 200, body = PrincipalView),
-        AuthProblems, NotFoundProblem,
+        (status = 200, description = "The principal", body = PrincipalView),
+        AuthProblems, NotFoundProblem, UnavailableProblem,
     ))]
 async fn get_principal(
     State(state): State<AppState>,
@@ -90,10 +97,10 @@ async fn get_principal(
 
 /// Delete a principal; its keys and grants go with it.
 #[utoipa::path(delete, path = "/v1/principals/{id}", tag = "principals", security(("api_key" = [])),
-    params(("id" = String, Path, description = "Principal id")),
+    params(PrincipalPath),
     responses(
-        (status = 204, description = "deleted"),
-        AuthProblems, NotFoundProblem,
+        (status = 204, description = "Deleted, with its keys and grants"),
+        AuthProblems, NotFoundProblem, UnavailableProblem,
     ))]
 async fn delete_principal(
     State(state): State<AppState>,
@@ -112,14 +119,16 @@ pub struct CreateKey {
     expires_at: Option<DateTime<Utc>>,
 }
 
-/// Issue an API key. The key is in this answer only; the broker keeps its SHA-256.
+/// Issue an API key. The key is in this answer only; the broker keeps its SHA-256. The body is
+/// optional: no body, `null` and `{}` all issue a key that never expires.
 #[utoipa::path(post, path = "/v1/principals/{id}/keys", tag = "principals",
-    request_body(content = Option<CreateKey>, content_type = "application/json"),
+    request_body(content = Option<CreateKey>, content_type = "application/json",
+        description = "Optional: no body and `null` are the same as `{}`"),
     security(("api_key" = [])),
-    params(("id" = String, Path, description = "Principal id")),
+    params(PrincipalPath),
     responses(
-        (status = 201, body = KeyCreated),
-        AuthProblems, NotFoundProblem, InvalidProblems,
+        (status = 201, description = "The new key, shown this once", body = KeyCreated),
+        AuthProblems, NotFoundProblem, InvalidProblems, TooLargeProblem, UnavailableProblem,
     ))]
 async fn create_key(
     State(state): State<AppState>,
@@ -144,10 +153,10 @@ async fn create_key(
 }
 
 #[utoipa::path(get, path = "/v1/principals/{id}/keys", tag = "principals", security(("api_key" = [])),
-    params(("id" = String, Path, description = "Principal id")),
+    params(PrincipalPath),
     responses(
-        (status = 200, body = KeyList),
-        AuthProblems, NotFoundProblem,
+        (status = 200, description = "The principal's keys, without their secrets", body = KeyList),
+        AuthProblems, NotFoundProblem, UnavailableProblem,
     ))]
 async fn list_keys(
     State(state): State<AppState>,
@@ -161,10 +170,10 @@ async fn list_keys(
 
 /// Revoke a key: it stops working at once. Revoking a revoked key is a no-op.
 #[utoipa::path(delete, path = "/v1/principals/{id}/keys/{key_id}", tag = "principals", security(("api_key" = [])),
-    params(("id" = String, Path, description = "Principal id"), ("key_id" = String, Path, description = "Key id")),
+    params(KeyPath),
     responses(
-        (status = 204, description = "revoked"),
-        AuthProblems, NotFoundProblem,
+        (status = 204, description = "Revoked (or already revoked)"),
+        AuthProblems, NotFoundProblem, UnavailableProblem,
     ))]
 async fn revoke_key(
     State(state): State<AppState>,
@@ -172,15 +181,20 @@ async fn revoke_key(
     Path((id, key_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     caller.require_admin()?;
-    state.admin.revoke_key(&caller.principal, &principal_id(&id)?, &key_id).await?;
+    let id = principal_id(&id)?;
+    if !crate::auth::is_key_id(&key_id) {
+        // A key id this broker cannot have issued names no key.
+        return Err(ApiError::not_found("api key"));
+    }
+    state.admin.revoke_key(&caller.principal, &id, &key_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/v1/principals/{id}/grants", tag = "principals", security(("api_key" = [])),
-    params(("id" = String, Path, description = "Principal id")),
+    params(PrincipalPath),
     responses(
-        (status = 200, body = GrantList),
-        AuthProblems, NotFoundProblem,
+        (status = 200, description = "The principal's grants, sorted", body = GrantList),
+        AuthProblems, NotFoundProblem, UnavailableProblem,
     ))]
 async fn list_grants(
     State(state): State<AppState>,
@@ -194,10 +208,10 @@ async fn list_grants(
 
 /// Let the principal fetch tokens of a connection id, or of every id starting with a prefix (`qbench-*`).
 #[utoipa::path(put, path = "/v1/principals/{id}/grants/{pattern}", tag = "principals", security(("api_key" = [])),
-    params(("id" = String, Path, description = "Principal id"), ("pattern" = String, Path, description = "Connection id or `prefix*`")),
+    params(GrantPath),
     responses(
-        (status = 204, description = "granted (idempotent)"),
-        AuthProblems, NotFoundProblem, ValidationProblem,
+        (status = 204, description = "Granted (idempotent)"),
+        AuthProblems, NotFoundProblem, ValidationProblem, UnavailableProblem,
     ))]
 async fn put_grant(
     State(state): State<AppState>,
@@ -208,10 +222,10 @@ async fn put_grant(
 }
 
 #[utoipa::path(delete, path = "/v1/principals/{id}/grants/{pattern}", tag = "principals", security(("api_key" = [])),
-    params(("id" = String, Path, description = "Principal id"), ("pattern" = String, Path, description = "Connection id or `prefix*`")),
+    params(GrantPath),
     responses(
-        (status = 204, description = "removed (idempotent)"),
-        AuthProblems, NotFoundProblem, ValidationProblem,
+        (status = 204, description = "Removed (idempotent)"),
+        AuthProblems, NotFoundProblem, ValidationProblem, UnavailableProblem,
     ))]
 async fn delete_grant(
     State(state): State<AppState>,

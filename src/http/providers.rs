@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::AppState;
-use super::responses::KeyProblem;
+use super::responses::{KeyProblem, UnavailableProblem};
 use crate::auth::Caller;
 use crate::providers::{self, ProviderInfo};
 
@@ -22,8 +22,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// Every provider with its grants and its config and secret fields. Any valid key may read it.
 #[utoipa::path(get, path = "/v1/providers", tag = "providers", security(("api_key" = [])),
     responses(
-        (status = 200, body = ProviderList),
-        KeyProblem,
+        (status = 200, description = "Every provider", body = ProviderList),
+        KeyProblem, UnavailableProblem,
     ))]
 async fn list_providers(_caller: Caller) -> Json<ProviderList> {
     Json(ProviderList { providers: providers::all().iter().map(|p| p.info()).collect() })

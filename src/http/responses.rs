@@ -67,3 +67,13 @@ pub enum TokenProblems {
     #[response(status = 503, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait")))]
     Unavailable(Problem),
 }
+
+/// `unavailable`: the database is unreachable (with `Retry-After`), or the request did not complete in time.
+#[derive(IntoResponses)]
+#[response(status = 503, content_type = "application/problem+json")]
+pub struct UnavailableProblem(Problem);
+
+/// `payload_too_large`: the body is over `TOKENBROKER_MAX_BODY_BYTES` (default 64 KiB).
+#[derive(IntoResponses)]
+#[response(status = 413, content_type = "application/problem+json")]
+pub struct TooLargeProblem(Problem);

@@ -14,7 +14,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::AppState;
 use super::error::ApiError;
 use super::extract::optional_json_body;
-use super::responses::{AuthProblems, InvalidProblems, MalformedProblem, NotFoundProblem, TokenProblems};
+use super::params::{ConnectionPath, TokenQuery, plain_integer};
+use super::responses::{
+    AuthProblems, InvalidProblems, MalformedProblem, NotFoundProblem, TokenProblems, TooLargeProblem,
+};
 use super::views::TokenResponse;
 use crate::auth::Caller;
 use crate::ids::ConnectionId;
@@ -39,13 +42,11 @@ pub(super) fn connection_id(raw: &str) -> Result<ConnectionId, ApiError> {
     get,
     path = "/v1/connections/{id}/token",
     tag = "tokens",
-    params(
-        ("id" = String, Path, description = "Connection id"),
-        ("min_ttl" = Option<i64>, Query, description = "Seconds the token must still be valid (0..=86400, default 60); a token younger than half its lifetime is never replaced merely to satisfy it."),
-    ),
+    params(ConnectionPath, TokenQuery),
     security(("api_key" = [])),
     responses(
-        (status = 200, body = TokenResponse, headers(("Cache-Control" = String, description = "no-store"))),
+        (status = 200, description = "A token with at least `min_ttl` seconds left", body = TokenResponse,
+            headers(("Cache-Control" = String, description = "no-store"))),
         AuthProblems, NotFoundProblem, MalformedProblem, TokenProblems,
     ),
 )]
@@ -65,24 +66,27 @@ async fn get_token(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
-    /// The token the vendor rejected. Without it, only an admin may force a refresh.
-    #[schema(value_type = Option<String>)]
+    /// The token the vendor rejected. Without it (or `null`), only an admin may force a refresh.
+    #[schema(value_type = Option<String>, pattern = "^[^\\u0000]*$")]
     rejected_access_token: Option<SecretString>,
 }
 
 /// Report a token the vendor rejected: if it is still current the broker gets a new one, else
 /// it answers the current one without calling the vendor. Without `rejected_access_token`,
-/// an admin forces a refresh.
+/// an admin forces a refresh. The body is optional: no body, `null` and `{}` all mean "no
+/// `rejected_access_token`".
 #[utoipa::path(
     post,
     path = "/v1/connections/{id}/token/refresh",
     tag = "tokens",
-    params(("id" = String, Path, description = "Connection id")),
-    request_body(content = Option<RefreshRequest>, content_type = "application/json"),
+    params(ConnectionPath),
+    request_body(content = Option<RefreshRequest>, content_type = "application/json",
+        description = "Optional: no body and `null` are the same as `{}`"),
     security(("api_key" = [])),
     responses(
-        (status = 200, body = TokenResponse),
-        AuthProblems, NotFoundProblem, InvalidProblems, TokenProblems,
+        (status = 200, description = "The current token: a new one if the rejected token was still current", body = TokenResponse,
+            headers(("Cache-Control" = String, description = "no-store"))),
+        AuthProblems, NotFoundProblem, InvalidProblems, TooLargeProblem, TokenProblems,
     ),
 )]
 async fn refresh_token(
@@ -114,9 +118,9 @@ fn min_ttl(query: Option<&str>) -> Result<i64, ApiError> {
         .find(|(k, _)| k == "min_ttl")
         .map(|(_, v)| v.into_owned());
     let Some(raw) = raw else { return Ok(DEFAULT_MIN_TTL) };
-    match raw.parse::<i64>() {
-        Ok(v) if (0..=MAX_MIN_TTL).contains(&v) => Ok(v),
-        _ => {
+    match plain_integer(&raw, MAX_MIN_TTL) {
+        Some(v) => Ok(v),
+        None => {
             let errors = ValidationErrors::single("min_ttl", format!("must be a whole number from 0 to {MAX_MIN_TTL}"));
             let mut err = ApiError::invalid(errors);
             err = err.with_status(axum::http::StatusCode::BAD_REQUEST);

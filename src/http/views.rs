@@ -23,7 +23,7 @@ pub struct ConnectionView {
     pub id: String,
     pub provider: String,
     pub description: String,
-    #[schema(value_type = Object)]
+    #[schema(value_type = BTreeMap<String, serde_json::Value>)]
     pub config: Value,
     /// Names of the secrets held; never their values.
     pub secrets: Vec<String>,

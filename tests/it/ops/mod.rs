@@ -2,6 +2,7 @@
 
 mod database_outage;
 mod docs;
+mod documented_inputs;
 mod health;
 mod metrics;
 mod observability;

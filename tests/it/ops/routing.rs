@@ -16,4 +16,9 @@ async fn wrong_method_is_405_method_not_allowed() {
     let app = spawn_app().await;
     let resp = app.admin.raw(Method::PUT, "/v1/connections").send().await;
     assert_problem(&resp, 405, "method_not_allowed");
+    // RFC 9110: a 405 names the methods the resource has (schemathesis checks it too).
+    let allow = resp.header("allow").unwrap_or_else(|| panic!("405 without Allow: {}", resp.body));
+    let mut methods: Vec<&str> = allow.split(',').map(str::trim).collect();
+    methods.sort_unstable();
+    assert!(methods.contains(&"GET") && methods.contains(&"POST") && !methods.contains(&"PUT"), "Allow: {allow}");
 }
