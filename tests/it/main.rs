@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Integration tests: the real `tokenbroker` binary, a real PostgreSQL database per test and
-//! fake vendors on loopback, checked against the public contract (`../shared/spec/api.md`)
+//! fake vendors on loopback, checked against the API reference (`docs/api.md`)
 //! and `docs/decisions.md`. One binary so that the harness is compiled once.
 
 mod fakes;
@@ -11,6 +11,7 @@ mod auth;
 mod cli;
 mod concurrency;
 mod connections;
+mod docs;
 mod integrity;
 mod interop;
 mod ops;

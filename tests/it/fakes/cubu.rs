@@ -1,4 +1,4 @@
-//! Cubu's token endpoint, which is the Microsoft identity platform v2 (`vendor-docs/cubu.txt`):
+//! Cubu's token endpoint, which is the Microsoft identity platform v2:
 //! `POST /{tenant}/oauth2/v2.0/token`, client credentials with `scope={client_id}/.default`,
 //! errors in Microsoft's shape. Like the real one, the wrong-secret error repeats the secret it
 //! received in `error_description`, so a broker that surfaces the description leaks it.

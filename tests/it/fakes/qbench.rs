@@ -1,4 +1,4 @@
-//! QBench as `vendor-docs/qbench.txt` describes it: a self-signed HS256 assertion exchanged at
+//! QBench as its published documentation describes it: a self-signed HS256 assertion exchanged at
 //! `/qbench/api/v2/auth/token`, then `/qbench/api/v2/auth/token/refresh` with the refresh token
 //! as `refresh_token_id` and the `jid` cookie that came with it. Refresh tokens are single-use
 //! and a reused one revokes its whole chain for good, as the docs warn.

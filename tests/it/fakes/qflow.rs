@@ -1,4 +1,4 @@
-//! Qflow's identity server as `vendor-docs/qflow.txt` describes it: `POST /core/connect/token`,
+//! Qflow's identity server as its published documentation describes it: `POST /core/connect/token`,
 //! form body, the password grant with `scope=qflowapi openid offline_access`, then the
 //! `refresh_token` grant. Refresh tokens are single-use, rotate on every refresh and never
 //! expire; a spent one is refused, and the broker sending one fails the test.

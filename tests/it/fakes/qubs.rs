@@ -1,4 +1,4 @@
-//! QUBS as `vendor-docs/qubs.txt` describes it: `POST /oauth2/token`, form body with
+//! QUBS as its published documentation describes it: `POST /oauth2/token`, form body with
 //! `grant_type=client_credentials`, `client_id`, `client_secret`; errors as problem+json;
 //! success `{"access_token": <JWT>, "expires_in": N, "token_type": "Bearer"}`.
 

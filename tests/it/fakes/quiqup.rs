@@ -1,4 +1,4 @@
-//! Quiqup as `vendor-docs/quiqup.txt` describes it: `POST /oauth/token` with a **JSON** body
+//! Quiqup as its published documentation describes it: `POST /oauth/token` with a **JSON** body
 //! (a form is refused), `grant_type` `client_credentials` or `refresh_token`, and an answer
 //! `{access_token, created_at, expires_in, token_type: "bearer"}` in lowercase. `created_at` can
 //! be set in the past, so a broker that computes the expiry as "now + expires_in" is caught.

@@ -1,5 +1,5 @@
 //! The provider engine and the five vendor presets (issue 3), each against a fake that
-//! enforces its vendor's documented rules (`../shared/vendor-docs/`, vendors.md): the exact
+//! enforces its vendor's documented rules (as the vendors publish them; the README's *Vendors* section sums them up): the exact
 //! answer, caching, renewal through the vendor's own path, its errors mapped to the contract,
 //! and the fields a create needs. A single-use refresh token presented twice fails the test
 //! (the fakes check on drop).
