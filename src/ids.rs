@@ -51,6 +51,13 @@ macro_rules! id_type {
             }
         }
 
+        // Hash and Eq are the inner string's, so maps keyed by the id can be looked up by `&str`.
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(&self.0)

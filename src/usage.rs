@@ -19,31 +19,67 @@ use crate::store::Store;
 
 type Bucket = (PrincipalId, ConnectionId, DateTime<Utc>);
 
+/// Hand-outs per minute, per principal, per connection: nested, so counting one more needs no
+/// allocation once the principal and connection have been seen in that minute.
+type Counts = HashMap<DateTime<Utc>, HashMap<PrincipalId, HashMap<ConnectionId, u64>>>;
+
 #[derive(Default)]
-pub struct Usage(Mutex<HashMap<Bucket, u64>>);
+pub struct Usage(Mutex<Counts>);
 
 const FLUSH_EVERY: Duration = Duration::from_secs(15);
 
+fn this_minute() -> DateTime<Utc> {
+    let now = Utc::now();
+    now.duration_trunc(TimeDelta::minutes(1)).unwrap_or(now)
+}
+
 impl Usage {
     pub fn record(&self, principal: &PrincipalId, connection: &ConnectionId) {
-        let minute = Utc::now().duration_trunc(TimeDelta::minutes(1)).unwrap_or_else(|_| Utc::now());
+        let minute = this_minute();
         let mut counts = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        *counts.entry((principal.clone(), connection.clone(), minute)).or_default() += 1;
+        let by_principal = counts.entry(minute).or_default();
+        let by_connection = match by_principal.get_mut(principal.as_str()) {
+            Some(by_connection) => by_connection,
+            None => by_principal.entry(principal.clone()).or_default(),
+        };
+        match by_connection.get_mut(connection.as_str()) {
+            Some(count) => *count += 1,
+            None => {
+                by_connection.insert(connection.clone(), 1);
+            }
+        }
     }
 
     /// Connections that handed out a token within about the last minute.
     pub fn recent_connections(&self) -> Vec<String> {
         let counts = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let ids: HashSet<&str> = counts.keys().map(|(_, connection, _)| connection.as_str()).collect();
+        let ids: HashSet<&str> =
+            counts.values().flat_map(HashMap::values).flat_map(HashMap::keys).map(ConnectionId::as_str).collect();
         ids.into_iter().map(str::to_owned).collect()
     }
 
     /// Takes the buckets of minutes that have ended (all of them when `everything`).
     fn take(&self, everything: bool) -> Vec<(Bucket, u64)> {
-        let current = Utc::now().duration_trunc(TimeDelta::minutes(1)).unwrap_or_else(|_| Utc::now());
+        let current = this_minute();
         let mut counts = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let done: Vec<Bucket> = counts.keys().filter(|(_, _, m)| everything || *m < current).cloned().collect();
-        done.into_iter().filter_map(|b| counts.remove(&b).map(|n| (b, n))).collect()
+        let done: Vec<DateTime<Utc>> = counts.keys().copied().filter(|m| everything || *m < current).collect();
+        let mut taken = Vec::new();
+        for minute in done {
+            for (principal, by_connection) in counts.remove(&minute).unwrap_or_default() {
+                for (connection, n) in by_connection {
+                    taken.push(((principal.clone(), connection, minute), n));
+                }
+            }
+        }
+        taken
+    }
+
+    /// Puts back what could not be written.
+    fn restore(&self, buckets: Vec<(Bucket, u64)>) {
+        let mut counts = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        for ((principal, connection, minute), n) in buckets {
+            *counts.entry(minute).or_default().entry(principal).or_default().entry(connection).or_default() += n;
+        }
     }
 
     async fn flush(&self, store: &Store, everything: bool) {
@@ -60,10 +96,7 @@ impl Usage {
             .collect();
         if let Err(err) = store.record_audit_batch(&events).await {
             tracing::warn!(error = %err, "could not record token hand-outs; keeping them for the next try");
-            let mut counts = self.0.lock().unwrap_or_else(|p| p.into_inner());
-            for (bucket, n) in buckets {
-                *counts.entry(bucket).or_default() += n;
-            }
+            self.restore(buckets);
         }
     }
 }

@@ -44,6 +44,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "database ready, master keys loaded"
     );
 
+    // Before the services, which keep handles to their metrics.
+    let ops = crate::http::Operations { metrics: crate::http::metrics::install() };
     let vault = Arc::new(Vault::new(Arc::new(keys), limits.allow_insecure_urls));
     let rotate_lead = Duration::from_secs(args.rotate_refresh_tokens_before_secs);
     let tokens = Arc::new(TokenService::new(store.clone(), vault.clone(), limits, args.cache_ttl(), rotate_lead)?);
@@ -67,7 +69,6 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         request_timeout: Duration::from_millis(args.request_timeout_ms),
         max_body_bytes: args.max_body_bytes,
     };
-    let ops = crate::http::Operations { metrics: crate::http::metrics::install() };
     let app = crate::http::router(AppState { store, tokens, admin, auth, usage }, &http_limits, ops);
     let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;

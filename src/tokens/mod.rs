@@ -59,9 +59,11 @@ pub enum TokenError {
     BackingOff { id: ConnectionId, code: String, detail: String, retry_after: Duration },
 }
 
-/// A token ready to hand out.
-#[derive(Clone)]
-pub struct IssuedToken {
+/// A token ready to hand out, built once per stored token: handing it out again is a reference
+/// count, not a copy of its secrets.
+pub type IssuedToken = Arc<TokenAnswer>;
+
+pub struct TokenAnswer {
     pub connection_id: ConnectionId,
     pub access_token: SecretString,
     pub token_type: String,
@@ -82,6 +84,8 @@ pub struct TokenService {
     /// A refresh token ending within this is rotated by refresh-ahead, and not kept when an
     /// answer brings none (see `obtain`).
     rotate_lead: Duration,
+    /// Counted on every cached answer: the handle, not a registry look-up per request.
+    memory_answers: metrics::Counter,
 }
 
 impl TokenService {
@@ -101,6 +105,7 @@ impl TokenService {
             cache: cache::TokenCache::new(cache_ttl),
             rotate_lead,
             limits,
+            memory_answers: metrics::counter!("tokenbroker_token_answers_total", "source" => "memory"),
         })
     }
 
@@ -111,7 +116,7 @@ impl TokenService {
     pub async fn token(self: &Arc<Self>, id: &ConnectionId, want: Want) -> Result<IssuedToken, TokenError> {
         let entry = self.current(id, true).await?;
         if let Some(token) = answer(&entry, &want)? {
-            metrics::counter!("tokenbroker_token_answers_total", "source" => "memory").increment(1);
+            self.memory_answers.increment(1);
             return Ok(token);
         }
         check_backoff(&entry.record, &want)?;
@@ -447,14 +452,14 @@ fn issue(
         };
         headers.push((name.clone(), value));
     }
-    Ok(IssuedToken {
+    Ok(Arc::new(TokenAnswer {
         connection_id: record.id.clone(),
         access_token: access.token,
         token_type: access.token_type,
         expires_at: access.expires_at,
         headers,
         api_base_url: plan.api_base_url.clone(),
-    })
+    }))
 }
 
 /// A refresh token this close to its end is not sent: it could expire on the way.
