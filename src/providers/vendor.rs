@@ -7,7 +7,6 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, HeaderMap, RETRY_AFTER, SET_COOKIE};
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::{Map, Value};
 use url::Url;
 use zeroize::Zeroizing;
 
@@ -225,33 +224,40 @@ fn sensitive(value: &str) -> Result<reqwest::header::HeaderValue, VendorError> {
     Ok(v)
 }
 
+/// The request body, written straight into one buffer that is wiped when dropped. It is sized
+/// for the worst case up front (every byte escaped), so it never reallocates and leaves no
+/// unwiped copy of a credential behind.
 fn encode(format: BodyFormat, params: &[(&str, Zeroizing<String>)]) -> Result<Zeroizing<Vec<u8>>, VendorError> {
-    let mut out = Zeroizing::new(Vec::new());
+    let worst: usize = params.iter().map(|(n, v)| 6 * (n.len() + v.len()) + 8).sum();
+    let mut out = Zeroizing::new(Vec::with_capacity(worst + 2));
     match format {
         BodyFormat::Form => {
-            let mut ser = url::form_urlencoded::Serializer::new(String::new());
-            for (name, value) in params {
-                ser.append_pair(name, value);
+            for (i, (name, value)) in params.iter().enumerate() {
+                if i > 0 {
+                    out.push(b'&');
+                }
+                url::form_urlencoded::byte_serialize(name.as_bytes())
+                    .for_each(|part| out.extend_from_slice(part.as_bytes()));
+                out.push(b'=');
+                url::form_urlencoded::byte_serialize(value.as_bytes())
+                    .for_each(|part| out.extend_from_slice(part.as_bytes()));
             }
-            let body = Zeroizing::new(ser.finish());
-            out.extend_from_slice(body.as_bytes());
         }
         BodyFormat::Json => {
-            let map: Map<String, Value> =
-                params.iter().map(|(n, v)| ((*n).to_owned(), Value::String(v.as_str().to_owned()))).collect();
-            serde_json::to_writer(&mut *out, &map).map_err(|e| VendorError::Config(e.to_string()))?;
-            zeroize_json(map);
+            out.push(b'{');
+            for (i, (name, value)) in params.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                // serde_json escapes exactly as JSON requires, writing into our buffer.
+                serde_json::to_writer(&mut *out, name).map_err(|e| VendorError::Config(e.to_string()))?;
+                out.push(b':');
+                serde_json::to_writer(&mut *out, value.as_str()).map_err(|e| VendorError::Config(e.to_string()))?;
+            }
+            out.push(b'}');
         }
     }
     Ok(out)
-}
-
-fn zeroize_json(map: Map<String, Value>) {
-    for (_, value) in map {
-        if let Value::String(s) = value {
-            drop(Zeroizing::new(s));
-        }
-    }
 }
 
 async fn read_response(
@@ -343,4 +349,30 @@ fn set_cookies(headers: &HeaderMap) -> Vec<(String, SecretString)> {
             (!name.is_empty()).then(|| (name.to_owned(), SecretString::from(value.trim())))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params() -> Vec<(&'static str, Zeroizing<String>)> {
+        vec![
+            ("grant_type", Zeroizing::new("client_credentials".to_owned())),
+            ("client_secret", Zeroizing::new("s3cr&t=\"é\\n+ /".to_owned())),
+        ]
+    }
+
+    #[test]
+    fn form_and_json_bodies_are_encoded_into_one_buffer_that_never_grows() {
+        let form = encode(BodyFormat::Form, &params()).unwrap();
+        let pairs: Vec<(String, String)> =
+            url::form_urlencoded::parse(&form).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        assert_eq!(pairs[1], ("client_secret".to_owned(), "s3cr&t=\"é\\n+ /".to_owned()));
+        let json = encode(BodyFormat::Json, &params()).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(value["client_secret"], "s3cr&t=\"é\\n+ /");
+        // Sized for the worst case: no reallocation ever left a copy of a secret behind.
+        let worst: usize = params().iter().map(|(n, v)| 6 * (n.len() + v.len()) + 8).sum::<usize>() + 2;
+        assert_eq!((form.capacity(), json.capacity()), (worst, worst));
+    }
 }
