@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use secrecy::{ExposeSecret, SecretString};
-use tokio::net::TcpListener;
 
 use crate::auth::{ApiKey, AuthCache, hash_key};
 use crate::config::{DatabaseArgs, KeyArgs, ServeArgs};
@@ -69,10 +68,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let ops = crate::http::Operations { metrics: crate::http::metrics::install() };
     let app = crate::http::router(AppState { store, tokens, auth, usage }, &http_limits, ops);
-    let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
-    let addr = listener.local_addr()?;
-    tracing::info!(addr = %addr, "listening");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    let listener = crate::http::listener::Listener::bind(args.listen, &args.listener).await?;
+    listener.serve(app, shutdown_signal()).await;
     // Requests in flight have finished (their refreshes committed); let background
     // refreshes that already started commit too, then exit.
     let _ = stop.send(true);

@@ -12,6 +12,7 @@ mod cli;
 mod concurrency;
 mod connections;
 mod integrity;
+mod listener;
 mod ops;
 mod principals;
 mod resilience;
