@@ -6,6 +6,7 @@
 #   HEAPTRACK=1 bench/connections.sh      # the same under heaptrack (Debian package), then its summary
 #   FEATURES=jemalloc bench/connections.sh  # another allocator (features mimalloc, jemalloc)
 #   BIN=path/to/tokenbroker bench/connections.sh  # a binary built elsewhere (an older commit)
+#   TLS=1 bench/connections.sh            # HTTPS with a throw-away certificate (openssl CLI)
 #
 # Builds a release binary, starts one broker on a scratch database of the local PostgreSQL with
 # production logging (info, text), and runs bench/hold_connections.py on loopback. Both
@@ -17,6 +18,9 @@ cd "$(dirname "$0")/.."
 ADMIN_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 COUNT=${COUNT:-10000}
 SETTLE=${SETTLE:-3}
+# After the connections close: longer than jemalloc's 10 s dirty-page decay, so each allocator
+# has had its chance to give memory back.
+CLOSE_SETTLE=${CLOSE_SETTLE:-12}
 PORT=${PORT:-18482}
 DB=tb_conn_bench_$$
 
@@ -44,6 +48,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
+SCHEME=http
+CURL_TLS=()
+CLIENT_TLS=()
+if [ -n "${TLS:-}" ]; then
+  mkdir -p target/bench-tls
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=localhost \
+    -addext subjectAltName=IP:127.0.0.1 -keyout target/bench-tls/key.pem -out target/bench-tls/cert.pem 2>/dev/null
+  SCHEME=https
+  CURL_TLS=(--cacert target/bench-tls/cert.pem)
+  CLIENT_TLS=(target/bench-tls/cert.pem)
+  export TOKENBROKER_TLS_CERT_FILE=target/bench-tls/cert.pem TOKENBROKER_TLS_KEY_FILE=target/bench-tls/key.pem
+fi
+
 WRAP=()
 HEAPTRACK_OUT=target/heaptrack-connections
 if [ -n "${HEAPTRACK:-}" ]; then
@@ -55,9 +72,9 @@ TOKENBROKER_LISTEN=127.0.0.1:$PORT TOKENBROKER_BOOTSTRAP_ADMIN_KEY=bench-admin-k
 TOKENBROKER_MAX_CONNECTIONS=$((COUNT + 100)) TOKENBROKER_IDLE_TIMEOUT_MS=600000 RUST_LOG=info \
   "${WRAP[@]}" "$BIN" serve >target/connections-bench.log 2>&1 &
 BROKER_PID=$!
-B=http://127.0.0.1:$PORT
-for _ in $(seq 1 100); do curl -sf $B/readyz >/dev/null && break; sleep 0.2; done
-curl -sf $B/readyz >/dev/null || { echo "broker did not start:" >&2; cat target/connections-bench.log >&2; exit 1; }
+B=$SCHEME://127.0.0.1:$PORT
+for _ in $(seq 1 100); do curl -sf "${CURL_TLS[@]}" $B/readyz >/dev/null && break; sleep 0.2; done
+curl -sf "${CURL_TLS[@]}" $B/readyz >/dev/null || { echo "broker did not start:" >&2; cat target/connections-bench.log >&2; exit 1; }
 # Under heaptrack the broker is heaptrack's child: measure that process, not the wrapper.
 PID=$BROKER_PID
 if [ -n "${HEAPTRACK:-}" ]; then PID=$(pgrep -f -n -P "$BROKER_PID" tokenbroker || pgrep -n -f "$BIN serve"); fi
@@ -68,7 +85,7 @@ mib() { awk -v k="$1" 'BEGIN {printf "%.1f MiB", k / 1024}'; }
 sleep "$SETTLE"
 IDLE=$(rss_kib)
 
-coproc CLIENT { python3 bench/hold_connections.py 127.0.0.1 "$PORT" "$COUNT" /healthz; }
+coproc CLIENT { python3 bench/hold_connections.py 127.0.0.1 "$PORT" "$COUNT" /healthz "${CLIENT_TLS[@]}"; }
 CLIENT_PID=$CLIENT_PID
 STARTED=$(date +%s.%N)
 read -r OPENED <&"${CLIENT[0]}"
@@ -81,14 +98,14 @@ echo >&"${CLIENT[1]}"
 read -r _ <&"${CLIENT[0]}"
 wait "$CLIENT_PID" || true
 CLIENT_PID=
-sleep "$SETTLE"
+sleep "$CLOSE_SETTLE"
 AFTER=$(rss_kib)
 
-echo "## $(date -u +%FT%TZ) $(nproc) cores, $(uname -r), COUNT=$COUNT, settle ${SETTLE}s, allocator ${FEATURES:-system}${HEAPTRACK:+, under heaptrack}"
+echo "## $(date -u +%FT%TZ) $(nproc) cores, $(uname -r), COUNT=$COUNT, settle ${SETTLE}s/${CLOSE_SETTLE}s, allocator ${FEATURES:-system}${TLS:+, TLS}${HEAPTRACK:+, under heaptrack}"
 echo "RSS idle:                      $(mib "$IDLE")"
 echo "RSS holding ${OPENED#open } connections:   $(mib "$HELD") (${ESTABLISHED} established; opened in ${ELAPSED}s)"
 echo "per connection:                $(awk -v h="$HELD" -v i="$IDLE" -v n="$COUNT" 'BEGIN {printf "%.1f KiB", (h - i) / n}')"
-echo "RSS after they closed:         $(mib "$AFTER")"
+echo "RSS ${CLOSE_SETTLE}s after they closed: $(mib "$AFTER")"
 
 if [ -n "${HEAPTRACK:-}" ]; then
   kill -INT "$PID"

@@ -49,7 +49,9 @@ pub(super) async fn run(
     let mut stop = stop;
     let stream = match &shared.tls {
         None => Stream::Plain(tcp),
-        Some(tls) => match handshake(tls, tcp, shared.timeouts.header_read, &mut stop).await {
+        // Boxed, like `serve` below: the task's own allocation is sized for its largest state,
+        // and a parked connection should not carry room for a TLS handshake or hyper inline.
+        Some(tls) => match Box::pin(handshake(tls, tcp, shared.timeouts.header_read, &mut stop)).await {
             Some(stream) => stream,
             None => return,
         },
@@ -67,7 +69,7 @@ pub(super) async fn run(
                 None => return close(stream).await,
             }
         }
-        match serve(stream, first, &shared, &activity, &mut stop).await {
+        match Box::pin(serve(stream, first, &shared, &activity, &mut stop)).await {
             Served::Parked(back, rest) => {
                 stream = back;
                 // A partly received request goes straight back to hyper.

@@ -102,12 +102,11 @@ impl ConnIo {
     }
 
     /// The stream, and the bytes hyper had read but not used (`unused`) with any prefix it
-    /// never read, in order.
+    /// never read, in order. Copied out: `unused` usually shares hyper's whole read buffer,
+    /// which would otherwise stay allocated for as long as the connection is parked.
     pub fn into_parts(self, unused: Bytes) -> (Stream, Bytes) {
-        let rest = if self.prefix.is_empty() {
-            unused
-        } else if unused.is_empty() {
-            self.prefix
+        let rest = if unused.is_empty() && self.prefix.is_empty() {
+            Bytes::new()
         } else {
             let mut joined = Vec::with_capacity(unused.len() + self.prefix.len());
             joined.extend_from_slice(&unused);
