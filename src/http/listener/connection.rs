@@ -20,6 +20,7 @@ use hyper_util::rt::TokioIo;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, watch};
+use tokio::time::Instant;
 
 use super::activity::{Activity, Expired, Next, Timeouts};
 use super::io::{ConnIo, Stream};
@@ -173,11 +174,18 @@ async fn serve(
                 Next::Park(_) if stopping => return Poll::Pending,
                 Next::Park(at) | Next::Close(at, _) => at,
             };
-            if timer.deadline() != at {
+            // Re-arming costs a lock on the timer wheel, and a busy connection moves its
+            // deadline with every request: only bring the timer forward here, and when it
+            // fires for a deadline that has since moved later, re-arm it then.
+            if at < timer.deadline() {
                 timer.as_mut().reset(at);
             }
             if timer.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;
+            }
+            if Instant::now() < at {
+                timer.as_mut().reset(at);
+                continue;
             }
             match next {
                 Next::Park(_) => {
