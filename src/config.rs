@@ -54,6 +54,8 @@ pub struct ServeArgs {
     pub keys: KeyArgs,
     #[command(flatten)]
     pub log: LogArgs,
+    #[command(flatten)]
+    pub listener: ListenerArgs,
     /// Ensures a principal `admin` (role admin) that this API key (at least 32 characters) authenticates.
     #[arg(long, env = "TOKENBROKER_BOOTSTRAP_ADMIN_KEY", hide_env_values = true)]
     pub bootstrap_admin_key: Option<SecretString>,
@@ -90,6 +92,32 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "TOKENBROKER_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
+}
+
+/// How the HTTP listener treats connections: TLS and the limits that bound what idle or slow
+/// clients can hold.
+#[derive(Args, Debug, Clone)]
+pub struct ListenerArgs {
+    /// PEM certificate chain to serve HTTPS with (with `TOKENBROKER_TLS_KEY_FILE`); re-read
+    /// when the file changes.
+    #[arg(long, env = "TOKENBROKER_TLS_CERT_FILE", requires = "tls_key_file")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of that certificate.
+    #[arg(long, env = "TOKENBROKER_TLS_KEY_FILE", requires = "tls_cert_file")]
+    pub tls_key_file: Option<PathBuf>,
+    /// PEM CA certificate(s): when set, every client must present a certificate they signed.
+    #[arg(long, env = "TOKENBROKER_TLS_CLIENT_CA_FILE", requires = "tls_cert_file")]
+    pub tls_client_ca_file: Option<PathBuf>,
+    /// Close a keep-alive connection that has been idle this long, in milliseconds.
+    #[arg(long, env = "TOKENBROKER_IDLE_TIMEOUT_MS", default_value_t = 60_000)]
+    pub idle_timeout_ms: u64,
+    /// Close a connection whose request headers (or TLS handshake) take longer than this from
+    /// their first byte, in milliseconds.
+    #[arg(long, env = "TOKENBROKER_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
+    pub header_read_timeout_ms: u64,
+    /// Most connections open at once; further ones wait in the listen backlog until one closes.
+    #[arg(long, env = "TOKENBROKER_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
 }
 
 /// Limits on talking to vendors, validated once at start.

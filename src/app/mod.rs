@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use tokio::net::TcpListener;
 
 pub use commands::{copy, keys_status, migrate, rekey};
 
@@ -70,10 +69,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_body_bytes: args.max_body_bytes,
     };
     let app = crate::http::router(AppState { store, tokens, admin, auth, usage }, &http_limits, ops);
-    let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
-    let addr = listener.local_addr()?;
-    tracing::info!(addr = %addr, "listening");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    let listener = crate::http::listener::Listener::bind(args.listen, &args.listener).await?;
+    listener.serve(app, shutdown_signal()).await;
     // Requests in flight have finished (their refreshes committed); let background
     // refreshes that already started commit too, then exit.
     let _ = stop.send(true);

@@ -6,6 +6,7 @@ mod connections;
 pub mod error;
 mod extract;
 mod health;
+pub mod listener;
 pub mod metrics;
 pub mod openapi;
 mod params;

@@ -14,6 +14,7 @@ mod connections;
 mod docs;
 mod integrity;
 mod interop;
+mod listener;
 mod ops;
 mod principals;
 mod resilience;
