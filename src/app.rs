@@ -44,6 +44,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = open_store(&args.db)?;
     let keys = Arc::new(load_keys(&args.keys)?);
     let limits = args.vendor_limits()?;
+    let auth_settings = args.auth_settings()?;
     if let Some(key) = &args.bootstrap_admin_key
         && key.expose_secret().chars().count() < 32
     {
@@ -55,7 +56,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     let rotate_lead = Duration::from_secs(args.rotate_refresh_tokens_before_secs);
     let tokens = Arc::new(TokenService::new(store.clone(), keys, limits, args.cache_ttl(), rotate_lead)?);
-    let auth = Arc::new(AuthCache::new(args.cache_ttl()));
+    let auth = Arc::new(AuthCache::new(auth_settings));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let coherence = tokio::spawn(crate::coherence::run(store.clone(), tokens.clone(), auth.clone(), stopped.clone()));
     let usage = Arc::new(crate::usage::Usage::default());
@@ -72,6 +73,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(addr = %addr, "listening");
+    // The peer address is what the limit on failed authentications counts by.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     // Requests in flight have finished (their refreshes committed); let background
     // refreshes that already started commit too, then exit.

@@ -9,6 +9,8 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use secrecy::SecretString;
 
+use crate::auth::{AuthSettings, Rate};
+
 #[derive(Args, Debug, Clone)]
 pub struct DatabaseArgs {
     /// `postgres://…` (production, many replicas). `sqlite://PATH` (embedded) is planned.
@@ -89,6 +91,20 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "TOKENBROKER_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
+    /// Requests per second each principal may make to this replica (every authenticated
+    /// `/v1` request counts); 0 turns the limit off.
+    #[arg(long, env = "TOKENBROKER_RATE_LIMIT_PER_SECOND", default_value_t = 100)]
+    pub rate_limit_per_second: u32,
+    /// Requests a principal may make at once before the per-second rate applies.
+    #[arg(long, env = "TOKENBROKER_RATE_LIMIT_BURST", default_value_t = 200)]
+    pub rate_limit_burst: u32,
+    /// Failed authentications per second from one source address (an IPv6 /64) to this
+    /// replica; 0 turns the limit off.
+    #[arg(long, env = "TOKENBROKER_RATE_LIMIT_AUTH_FAILURES_PER_SECOND", default_value_t = 5)]
+    pub rate_limit_auth_failures_per_second: u32,
+    /// Failed authentications one source may make at once before the per-second rate applies.
+    #[arg(long, env = "TOKENBROKER_RATE_LIMIT_AUTH_FAILURES_BURST", default_value_t = 20)]
+    pub rate_limit_auth_failures_burst: u32,
 }
 
 /// Limits on talking to vendors, validated once at start.
@@ -124,6 +140,25 @@ impl ServeArgs {
 impl ServeArgs {
     pub fn cache_ttl(&self) -> Duration {
         Duration::from_millis(self.cache_ttl_ms.min(5_000))
+    }
+
+    /// How keys are trusted from memory, and the rate limits.
+    pub fn auth_settings(&self) -> anyhow::Result<AuthSettings> {
+        let rate = |per_second: u32, burst: u32, name: &str| {
+            if per_second > 0 && burst == 0 {
+                bail!("{name}_BURST must be at least 1 (or set {name}_PER_SECOND to 0 to turn the limit off)");
+            }
+            Ok(Rate { per_second, burst })
+        };
+        Ok(AuthSettings {
+            ttl: self.cache_ttl(),
+            principals: rate(self.rate_limit_per_second, self.rate_limit_burst, "TOKENBROKER_RATE_LIMIT")?,
+            failures: rate(
+                self.rate_limit_auth_failures_per_second,
+                self.rate_limit_auth_failures_burst,
+                "TOKENBROKER_RATE_LIMIT_AUTH_FAILURES",
+            )?,
+        })
     }
 
     /// `None` when refresh-ahead is turned off.
