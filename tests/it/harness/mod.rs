@@ -13,6 +13,7 @@ pub mod keys;
 pub mod kill;
 pub mod leaks;
 pub mod logs;
+pub mod metrics;
 pub mod npm;
 pub mod partition_proxy;
 pub mod problem;
