@@ -56,40 +56,42 @@ type KeyedLimiter<K> = RateLimiter<K, DashMapStateStore<K>, MonotonicClock, NoOp
 pub struct Limiter<K: Hash + Eq + Clone> {
     name: LimitName,
     inner: Option<KeyedLimiter<K>>,
-    /// Checks since the store was last swept of keys that are back to a full burst.
-    since_sweep: AtomicU32,
 }
-
-/// Keys that are back to a full burst hold no information; once the store has this many, it
-/// is swept every `SWEEP_EVERY` checks, so addresses that come and go cannot grow it forever.
-const SWEEP_ABOVE: usize = 1024;
-const SWEEP_EVERY: u32 = 256;
 
 impl<K: Hash + Eq + Clone> Limiter<K> {
     pub fn new(name: LimitName, rate: Rate) -> Self {
         let quota = NonZeroU32::new(rate.per_second)
             .zip(NonZeroU32::new(rate.burst))
             .map(|(per_second, burst)| Quota::per_second(per_second).allow_burst(burst));
-        let inner = quota.map(|quota| KeyedLimiter::dashmap_with_clock(quota, MonotonicClock));
-        Self { name, inner, since_sweep: AtomicU32::new(0) }
+        Self { name, inner: quota.map(|quota| KeyedLimiter::dashmap_with_clock(quota, MonotonicClock)) }
     }
 
     /// Takes one request from `key`'s allowance, or says how long until there is one.
     pub fn admit(&self, key: &K) -> Result<(), Refused> {
         let Some(limiter) = &self.inner else { return Ok(()) };
-        if self.since_sweep.fetch_add(1, Ordering::Relaxed) >= SWEEP_EVERY {
-            self.since_sweep.store(0, Ordering::Relaxed);
-            if limiter.len() > SWEEP_ABOVE {
-                limiter.retain_recent();
-                limiter.shrink_to_fit();
-            }
-        }
         limiter.check_key(key).map_err(|not_until| {
             metrics::counter!("tokenbroker_rate_limited_total", "limit" => self.name.as_str()).increment(1);
             Refused { limit: self.name, retry_after: not_until.wait_time_from(limiter.clock().now()) }
         })
     }
+
+    /// Drops keys that are back to a full burst (they hold no information).
+    fn sweep(&self) {
+        if let Some(limiter) = &self.inner {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.inner.as_ref().map_or(0, KeyedLimiter::len)
+    }
 }
+
+/// Sources are unbounded (principals are not): once this many are tracked, the store is swept
+/// every `SWEEP_EVERY` failures, so addresses that come and go cannot grow it forever.
+const SWEEP_ABOVE: usize = 1024;
+const SWEEP_EVERY: u32 = 256;
 
 pub type PrincipalLimiter = Limiter<PrincipalId>;
 
@@ -100,15 +102,26 @@ pub struct FailureLimiter {
     limiter: Limiter<Source>,
     /// Sources refused lately, and until when: consulted before a lookup.
     refused: Mutex<HashMap<Source, Instant>>,
+    since_sweep: AtomicU32,
 }
 
 impl FailureLimiter {
     pub fn new(rate: Rate) -> Self {
-        Self { limiter: Limiter::new(LimitName::AuthFailures, rate), refused: Mutex::new(HashMap::new()) }
+        Self {
+            limiter: Limiter::new(LimitName::AuthFailures, rate),
+            refused: Mutex::new(HashMap::new()),
+            since_sweep: AtomicU32::new(0),
+        }
     }
 
     /// Counts one failed authentication from `source`.
     pub fn failed(&self, source: Source) -> Result<(), Refused> {
+        if self.since_sweep.fetch_add(1, Ordering::Relaxed) >= SWEEP_EVERY {
+            self.since_sweep.store(0, Ordering::Relaxed);
+            if self.limiter.len() > SWEEP_ABOVE {
+                self.limiter.sweep();
+            }
+        }
         self.limiter.admit(&source).inspect_err(|refused| {
             let until = Instant::now() + refused.retry_after;
             let mut sources = self.refused.lock().unwrap_or_else(|p| p.into_inner());
@@ -183,6 +196,20 @@ mod tests {
         let waiting = failures.refusing(source).unwrap_err();
         assert!(waiting.retry_after <= refused.retry_after);
         failures.refusing(Source::of("192.0.2.2".parse().unwrap())).unwrap();
+    }
+
+    #[test]
+    fn sources_that_stopped_failing_are_swept() {
+        let failures = FailureLimiter::new(Rate { per_second: 1000, burst: 1 });
+        let source = |i: u32| Source::of(IpAddr::from((0x0a00_0000 + i).to_be_bytes()));
+        for i in 0..2000 {
+            failures.failed(source(i)).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        for i in 0..=SWEEP_EVERY {
+            failures.failed(source(5000 + i)).unwrap();
+        }
+        assert!(failures.limiter.len() < 2000, "{} sources still tracked", failures.limiter.len());
     }
 
     #[test]
