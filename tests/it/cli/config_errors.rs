@@ -51,3 +51,15 @@ async fn serve_refuses_a_master_key_that_is_not_32_bytes() {
     let out = cli::run(env.command(&["serve"]), AT_ONCE).await;
     assert_refused(&out, "TOKENBROKER_MASTER_KEYS");
 }
+
+#[tokio::test]
+async fn serve_refuses_a_rate_limit_with_no_burst() {
+    let db = TestDb::create().await;
+    for prefix in ["TOKENBROKER_RATE_LIMIT", "TOKENBROKER_RATE_LIMIT_AUTH_FAILURES"] {
+        let mut env = BrokerEnv::new(&db.url);
+        // A rate with no burst would refuse every request.
+        env.extra.push((format!("{prefix}_BURST"), "0".into()));
+        let out = cli::run(env.command(&["serve"]), AT_ONCE).await;
+        assert_refused(&out, &format!("{prefix}_BURST"));
+    }
+}
