@@ -92,6 +92,20 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "TOKENBROKER_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
+    /// Requests per second each principal may make to this replica (every authenticated
+    /// `/v1` request counts); 0 turns the limit off.
+    #[arg(long, env = "TOKENBROKER_RATE_LIMIT_PER_SECOND", default_value_t = 100)]
+    pub rate_limit_per_second: u32,
+    /// Requests a principal may make at once before the per-second rate applies.
+    #[arg(long, env = "TOKENBROKER_RATE_LIMIT_BURST", default_value_t = 200)]
+    pub rate_limit_burst: u32,
+    /// Failed authentications per second from one source address (an IPv6 /64) to this
+    /// replica; 0 turns the limit off.
+    #[arg(long, env = "TOKENBROKER_RATE_LIMIT_AUTH_FAILURES_PER_SECOND", default_value_t = 5)]
+    pub rate_limit_auth_failures_per_second: u32,
+    /// Failed authentications one source may make at once before the per-second rate applies.
+    #[arg(long, env = "TOKENBROKER_RATE_LIMIT_AUTH_FAILURES_BURST", default_value_t = 20)]
+    pub rate_limit_auth_failures_burst: u32,
 }
 
 /// How the HTTP listener treats connections: TLS and the limits that bound what idle or slow

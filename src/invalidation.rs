@@ -1,8 +1,9 @@
 //! Invalidation: keeps every replica's in-memory hot path coherent. Listens for the database's
 //! change notifications (PostgreSQL; an embedded database has no other writer) and evicts what
-//! changed. When the subscription drops and
-//! comes back, notifications may have been missed, so everything is re-checked before its
-//! next use (kept meanwhile, so cached tokens still flow while the database is away). The
+//! changed. When the subscription drops and comes back, notifications may have been missed, so
+//! everything is re-checked (tokens before their next use, API keys in the background at
+//! theirs: a key stays trusted only within the TTL of its last check, so a database outage ends
+//! its use after that, not at once). The
 //! caches' TTL (≤ 5 s) bounds staleness even if this task is stuck.
 
 use std::sync::Arc;
@@ -45,7 +46,7 @@ pub async fn run(store: Store, tokens: Arc<TokenService>, auth: Arc<AuthCache>, 
             };
             match change {
                 Ok(Change::Connection { id, generation }) => tokens.changed(&id, generation),
-                Ok(Change::Auth) => auth.revalidate_all(),
+                Ok(Change::Auth) => auth.clear(),
                 Ok(Change::Resync) => {
                     tokens.revalidate_all();
                     auth.revalidate_all();

@@ -14,7 +14,7 @@ use anyhow::Context;
 pub use commands::{copy, keys_status, migrate, rekey};
 
 use crate::admin::Admin;
-use crate::auth::AuthCache;
+use crate::auth::{AuthCache, AuthSettings, Rate};
 use crate::config::{DatabaseArgs, ServeArgs};
 use crate::credentials::Vault;
 use crate::http::{AppState, HttpLimits};
@@ -29,8 +29,28 @@ async fn open_store(db: &DatabaseArgs) -> anyhow::Result<Store> {
     Ok(store)
 }
 
+/// How keys are trusted from memory, and the rate limits on callers.
+fn auth_settings(args: &ServeArgs) -> anyhow::Result<AuthSettings> {
+    let rate = |per_second: u32, burst: u32, name: &str| {
+        if per_second > 0 && burst == 0 {
+            anyhow::bail!("{name}_BURST must be at least 1 (or set {name}_PER_SECOND to 0 to turn the limit off)");
+        }
+        Ok(Rate { per_second, burst })
+    };
+    Ok(AuthSettings {
+        ttl: args.cache_ttl(),
+        principals: rate(args.rate_limit_per_second, args.rate_limit_burst, "TOKENBROKER_RATE_LIMIT")?,
+        failures: rate(
+            args.rate_limit_auth_failures_per_second,
+            args.rate_limit_auth_failures_burst,
+            "TOKENBROKER_RATE_LIMIT_AUTH_FAILURES",
+        )?,
+    })
+}
+
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let limits = args.vendor_limits()?;
+    let auth_settings = auth_settings(&args)?;
     let store = open_store(&args.db).await?;
     store.migrate().await.context("applying migrations")?;
     let keys = keys::load(&args.keys, &store).await?;
@@ -48,7 +68,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let vault = Arc::new(Vault::new(Arc::new(keys), limits.allow_insecure_urls));
     let rotate_lead = Duration::from_secs(args.rotate_refresh_tokens_before_secs);
     let tokens = Arc::new(TokenService::new(store.clone(), vault.clone(), limits, args.cache_ttl(), rotate_lead)?);
-    let auth = Arc::new(AuthCache::new(args.cache_ttl()));
+    let auth = Arc::new(AuthCache::new(auth_settings));
     let admin = Admin::new(store.clone(), vault, tokens.clone(), auth.clone());
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let invalidation =

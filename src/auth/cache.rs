@@ -1,79 +1,334 @@
-//! API keys in memory, so the hot path does not read the database for every call.
+//! API keys in memory, so the hot path does not read the database for every call, and never
+//! trusts memory for longer than the revocation bound.
 //!
-//! Coherence: an entry is re-read after `ttl` (≤ 5 s, the contract's bound for revocation on
-//! other replicas); a change notification clears everything at once; a change made through
-//! this replica clears it before the answer is sent. While the database is unreachable, a key
-//! already known is still accepted (stale), so cached tokens keep flowing.
+//! A key is accepted from memory only while its last successful check is younger than `ttl`
+//! (≤ 5 s: the contract's bound for a revocation to reach every replica). Keys in use are
+//! re-checked in the background from half the TTL on, so a busy key rarely waits; past the
+//! TTL a request waits for the check, up to [`CHECK_DEADLINE`], and if the database cannot
+//! answer it is refused with 503 (the key may be fine) — never accepted on stale knowledge.
+//! A change through this replica or a change notification untrusts every key at once.
+//! Concurrent checks of one key share one query. Once a check could not reach the database,
+//! requests that need one are answered 503 at once while a background probe (one at a time)
+//! finds out when it is back.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use tokio::sync::watch;
+
+use super::limits::{FailureLimiter, LimitName, PrincipalLimiter, Rate, Source};
+use super::unknown::UnknownKeys;
 use super::{AuthError, Caller, hash_key};
 use crate::domain::Authenticated;
 use crate::store::{Store, StoreError};
 
+/// SHA-256 of a presented key.
+pub type KeyHash = [u8; 32];
+/// Nanoseconds since the cache was made: one monotonic clock for checks and changes.
+pub type Ticks = u64;
+
+/// How long a check may wait for the database: as long as a pooled query may normally wait
+/// for a connection, and no longer than the revocation bound, so that an answer decided by a
+/// check that began before a revocation still comes within 5 s of it.
+pub const CHECK_DEADLINE: Duration = Duration::from_secs(5);
+
+/// While the database is failing, how often it is probed (by a check of whichever key is
+/// asked for next): requests meanwhile are answered 503 at once instead of each waiting.
+const PROBE_INTERVAL: Duration = Duration::from_millis(250);
+
+/// What the broker was started with.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthSettings {
+    /// How long a successful check is trusted (at most 5 s).
+    pub ttl: Duration,
+    /// Requests per principal.
+    pub principals: Rate,
+    /// Failed authentications per source address.
+    pub failures: Rate,
+}
+
 pub struct AuthCache {
-    ttl: Duration,
-    entries: RwLock<HashMap<Vec<u8>, (Authenticated, Instant)>>,
-    /// Bumped by every change: a lookup that began before a change does not cache its result.
-    epoch: AtomicU64,
+    base: Instant,
+    ttl: Ticks,
+    entries: RwLock<HashMap<KeyHash, Entry>>,
+    /// Keys checked at or before this are not trusted: something changed since.
+    changed_at: AtomicU64,
+    /// Keys checked at or before this are re-checked in the background at their next use
+    /// (change notifications may have been missed).
+    recheck_before: AtomicU64,
+    flights: Mutex<HashMap<KeyHash, Flight>>,
+    unknown: UnknownKeys,
+    /// The last check could not reach the database: until one does, checks run one at a time.
+    unreachable: AtomicBool,
+    probing: AtomicBool,
+    last_probe: AtomicU64,
+    principals: PrincipalLimiter,
+    failures: FailureLimiter,
+}
+
+struct Entry {
+    found: Authenticated,
+    /// When the check that read `found` began.
+    checked: Ticks,
+    /// A background re-check is under way.
+    refreshing: AtomicBool,
+}
+
+/// A check in progress; everyone who needs the same key waits for the same answer.
+#[derive(Clone)]
+struct Flight {
+    started: Ticks,
+    done: watch::Receiver<Option<Outcome>>,
+}
+
+#[derive(Clone)]
+enum Outcome {
+    Found(Authenticated),
+    Unknown,
+    Unreachable,
+    Failed,
 }
 
 impl AuthCache {
-    pub fn new(ttl: Duration) -> Self {
-        Self { ttl, entries: RwLock::new(HashMap::new()), epoch: AtomicU64::new(0) }
+    pub fn new(settings: AuthSettings) -> Self {
+        let ttl = ticks_of(settings.ttl.min(CHECK_DEADLINE));
+        Self {
+            base: Instant::now(),
+            ttl,
+            entries: RwLock::new(HashMap::new()),
+            changed_at: AtomicU64::new(0),
+            recheck_before: AtomicU64::new(0),
+            flights: Mutex::new(HashMap::new()),
+            unknown: UnknownKeys::new(ttl),
+            unreachable: AtomicBool::new(false),
+            probing: AtomicBool::new(false),
+            last_probe: AtomicU64::new(0),
+            principals: PrincipalLimiter::new(LimitName::Principal, settings.principals),
+            failures: FailureLimiter::new(settings.failures),
+        }
     }
 
-    pub async fn authenticate(&self, store: &Store, presented: &str) -> Result<Caller, AuthError> {
+    fn now(&self) -> Ticks {
+        ticks_of(self.base.elapsed())
+    }
+
+    /// The caller `presented` authenticates, within its principal's rate limit. `source` is
+    /// the peer address, for the limit on failed authentications.
+    pub async fn authenticate(
+        self: &Arc<Self>,
+        store: &Store,
+        presented: &str,
+        source: Option<IpAddr>,
+    ) -> Result<Caller, AuthError> {
+        let source = source.map_or_else(Source::unknown, Source::of);
         let hash = hash_key(presented);
-        let cached = self.entries.read().unwrap_or_else(|p| p.into_inner()).get(&hash).cloned();
-        if let Some((found, checked)) = &cached
-            && checked.elapsed() < self.ttl
-        {
-            return Caller::from_authenticated(found.clone());
+        let now = self.now();
+        let changed = self.changed_at.load(Ordering::SeqCst);
+        let known = {
+            let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+            match entries.get(&hash) {
+                Some(entry) if entry.checked > changed && now.saturating_sub(entry.checked) < self.ttl => {
+                    let due = now.saturating_sub(entry.checked) >= self.ttl / 2
+                        || entry.checked <= self.recheck_before.load(Ordering::Relaxed);
+                    if due {
+                        self.refresh_in_background(store, hash, &entry.refreshing);
+                    }
+                    let found = entry.found.clone();
+                    drop(entries);
+                    return self.vouch(found, source);
+                }
+                Some(_) => true,
+                None => false,
+            }
+        };
+        if !known {
+            // A key this replica does not know may cost a query: not for a source that is
+            // over its failed authentications, nor for a key the database just said it lacks.
+            self.failures.refusing(source).map_err(AuthError::RateLimited)?;
+            if self.unknown.contains(&hash, now, changed) {
+                return Err(self.failed_attempt(source));
+            }
         }
-        let epoch = self.epoch.load(Ordering::SeqCst);
-        let lookup = store.authenticate(&hash);
-        // With a copy in hand, a database that is down or slow must not hold the caller up.
-        let found = if cached.is_some() { store.recheck(lookup).await } else { lookup.await };
-        match found {
-            Ok(Some(found)) => {
-                let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
-                if self.epoch.load(Ordering::SeqCst) == epoch {
-                    entries.insert(hash, (found.clone(), Instant::now()));
+        match self.check_now(store, hash).await {
+            Outcome::Found(found) => self.vouch(found, source),
+            Outcome::Unknown => Err(self.failed_attempt(source)),
+            Outcome::Unreachable => Err(AuthError::Unavailable),
+            Outcome::Failed => Err(AuthError::CheckFailed),
+        }
+    }
+
+    /// A credential was presented and refused: counted against its source, which is told to
+    /// wait once it is over its limit.
+    pub fn failed_attempt(&self, source: Source) -> AuthError {
+        match self.failures.failed(source) {
+            Ok(()) => AuthError::Invalid,
+            Err(refused) => AuthError::RateLimited(refused),
+        }
+    }
+
+    /// A looked-up key: refused if revoked or expired (a failed attempt), else admitted
+    /// within its principal's limit.
+    fn vouch(&self, found: Authenticated, source: Source) -> Result<Caller, AuthError> {
+        let caller = Caller::from_authenticated(found).map_err(|_| self.failed_attempt(source))?;
+        self.principals.admit(&caller.principal).map_err(AuthError::RateLimited)?;
+        Ok(caller)
+    }
+
+    /// Checks `hash` against the database and waits for the answer. Once a check could not
+    /// reach the database, nobody waits: the database is probed in the background and the
+    /// request is answered at once, until a probe gets through.
+    async fn check_now(self: &Arc<Self>, store: &Store, hash: KeyHash) -> Outcome {
+        if self.unreachable.load(Ordering::SeqCst) {
+            self.probe(store, hash);
+            return Outcome::Unreachable;
+        }
+        let mut done = self.join_or_start_flight(store, hash).done;
+        match done.wait_for(Option::is_some).await {
+            Ok(outcome) => outcome.clone().unwrap_or(Outcome::Failed),
+            Err(_) => Outcome::Failed,
+        }
+    }
+
+    fn refresh_in_background(self: &Arc<Self>, store: &Store, hash: KeyHash, refreshing: &AtomicBool) {
+        if self.unreachable.load(Ordering::SeqCst) {
+            self.probe(store, hash);
+        } else if !refreshing.swap(true, Ordering::SeqCst) {
+            self.join_or_start_flight(store, hash);
+        }
+    }
+
+    /// While the database is failing: one check at a time, at most one every
+    /// [`PROBE_INTERVAL`], whoever's key it is.
+    fn probe(self: &Arc<Self>, store: &Store, hash: KeyHash) {
+        let now = self.now();
+        let last = self.last_probe.load(Ordering::SeqCst);
+        if now.saturating_sub(last) < ticks_of(PROBE_INTERVAL) || self.probing.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        self.last_probe.store(now, Ordering::SeqCst);
+        self.start_flight(store, hash, true);
+    }
+
+    fn join_or_start_flight(self: &Arc<Self>, store: &Store, hash: KeyHash) -> Flight {
+        let now = self.now();
+        let changed = self.changed_at.load(Ordering::SeqCst);
+        let flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
+        // A check that began before the last change may have read what the change replaced.
+        if let Some(flight) = flights.get(&hash)
+            && flight.started > changed
+            && now.saturating_sub(flight.started) < ticks_of(CHECK_DEADLINE)
+        {
+            return flight.clone();
+        }
+        drop(flights);
+        self.start_flight(store, hash, false)
+    }
+
+    /// Starts a check as a task of its own, so that a caller going away does not cancel it.
+    fn start_flight(self: &Arc<Self>, store: &Store, hash: KeyHash, probe: bool) -> Flight {
+        let (send, done) = watch::channel(None);
+        let flight = Flight { started: self.now(), done };
+        self.flights.lock().unwrap_or_else(|p| p.into_inner()).insert(hash, flight.clone());
+        let (this, store, started) = (Arc::clone(self), store.clone(), flight.started);
+        tokio::spawn(async move {
+            let outcome = lookup(&store, &hash).await;
+            this.record(hash, started, &outcome);
+            if probe {
+                this.probing.store(false, Ordering::SeqCst);
+            }
+            let mut flights = this.flights.lock().unwrap_or_else(|p| p.into_inner());
+            if flights.get(&hash).is_some_and(|f| f.started == started) {
+                flights.remove(&hash);
+            }
+            drop(flights);
+            let _ = send.send(Some(outcome));
+        });
+        flight
+    }
+
+    /// Keeps what a check that began at `started` found, unless something newer is known.
+    fn record(&self, hash: KeyHash, started: Ticks, outcome: &Outcome) {
+        let reachable = !matches!(outcome, Outcome::Unreachable);
+        if self.unreachable.swap(!reachable, Ordering::SeqCst) == reachable {
+            if reachable {
+                tracing::info!("API keys are verified against the database again");
+            } else {
+                tracing::warn!(
+                    bound_ms = self.ttl / 1_000_000,
+                    "the database is unreachable: API keys are accepted only while their last check is within the bound"
+                );
+            }
+        }
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        let newer = entries.get(&hash).is_some_and(|e| e.checked >= started);
+        match outcome {
+            Outcome::Found(found) if !newer => {
+                entries
+                    .insert(hash, Entry { found: found.clone(), checked: started, refreshing: AtomicBool::new(false) });
+                drop(entries);
+                self.unknown.forget(&hash);
+            }
+            Outcome::Unknown => {
+                if !newer {
+                    entries.remove(&hash);
                 }
                 drop(entries);
-                Caller::from_authenticated(found)
+                self.unknown.insert(hash, started, self.now());
             }
-            Ok(None) => {
-                self.entries.write().unwrap_or_else(|p| p.into_inner()).remove(&hash);
-                Err(AuthError::Invalid)
+            _ => {
+                if let Some(entry) = entries.get(&hash) {
+                    entry.refreshing.store(false, Ordering::SeqCst);
+                }
             }
-            Err(StoreError::Unavailable(_)) if cached.is_some() => {
-                let (found, _) = cached.ok_or(AuthError::Invalid)?;
-                Caller::from_authenticated(found)
-            }
-            Err(err) => Err(err.into()),
         }
     }
 
-    /// Forget every key: keys, grants or principals changed through this replica, and the
-    /// change must hold here before it is answered.
+    /// Keys, grants or principals changed (through this replica, before it answers; or on
+    /// another, by notification): no key is trusted until it is checked again.
     pub fn clear(&self) {
-        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        self.epoch.fetch_add(1, Ordering::SeqCst);
-        entries.clear();
+        let now = self.now();
+        self.changed_at.fetch_max(now, Ordering::SeqCst);
+        self.unknown.clear();
     }
 
-    /// Re-read every key before its next use (another replica changed something), keeping them
-    /// for use while the database is down.
+    /// Change notifications may have been missed (the subscription dropped or came back):
+    /// every key is re-checked in the background at its next use. It stays trusted only
+    /// within the bound meanwhile, so a lost notification delays a revocation by at most that
+    /// (and a key created meanwhile is refused for at most the TTL of the unknown keys' memory).
     pub fn revalidate_all(&self) {
-        self.epoch.fetch_add(1, Ordering::SeqCst);
-        let stale = Instant::now().checked_sub(self.ttl).unwrap_or_else(Instant::now);
-        for (_, checked) in self.entries.write().unwrap_or_else(|p| p.into_inner()).values_mut() {
-            *checked = stale;
-        }
+        self.recheck_before.fetch_max(self.now(), Ordering::SeqCst);
     }
+}
+
+fn ticks_of(duration: Duration) -> Ticks {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// One query for the key, bounded by [`CHECK_DEADLINE`]; counted by outcome (never by key).
+async fn lookup(store: &Store, hash: &KeyHash) -> Outcome {
+    let (outcome, label) = match tokio::time::timeout(CHECK_DEADLINE, store.authenticate(hash)).await {
+        Ok(Ok(Some(found))) => (Outcome::Found(found), "found"),
+        Ok(Ok(None)) => (Outcome::Unknown, "unknown"),
+        Ok(Err(StoreError::Unavailable(err))) => {
+            tracing::debug!(error = %err, "API key check: database unreachable");
+            (Outcome::Unreachable, "unreachable")
+        }
+        Err(_) => (Outcome::Unreachable, "unreachable"),
+        Ok(Err(err)) => {
+            let mut chain = err.to_string();
+            let mut source = std::error::Error::source(&err);
+            while let Some(cause) = source {
+                chain.push_str(": ");
+                chain.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            tracing::error!(error = %chain, "API key check failed");
+            (Outcome::Failed, "error")
+        }
+    };
+    metrics::counter!("tokenbroker_auth_checks_total", "outcome" => label).increment(1);
+    outcome
 }

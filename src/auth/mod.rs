@@ -2,9 +2,12 @@
 
 mod api_key;
 mod cache;
+mod limits;
+mod unknown;
 
 pub use api_key::{ApiKey, hash_key, is_key_id};
-pub use cache::AuthCache;
+pub use cache::{AuthCache, AuthSettings, CHECK_DEADLINE};
+pub use limits::{LimitName, Rate, Refused, Source};
 
 use chrono::Utc;
 
@@ -29,6 +32,14 @@ pub enum AuthError {
     Invalid,
     #[error("{0}")]
     Forbidden(String),
+    #[error("too many requests ({})", .0.limit.as_str())]
+    RateLimited(Refused),
+    /// The key's last check is older than the bound and the database cannot be asked.
+    #[error("the database is unreachable, so the API key cannot be verified")]
+    Unavailable,
+    /// The database answered the key's check with an error (logged where it happened).
+    #[error("the API key could not be checked")]
+    CheckFailed,
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::admin::AdminError;
-use crate::auth::AuthError;
+use crate::auth::{AuthError, LimitName};
 use crate::credentials::CredentialsError;
 use crate::crypto::CryptoError;
 use crate::providers::VendorError;
@@ -196,6 +196,22 @@ impl From<AuthError> for ApiError {
                 ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", err.to_string())
             }
             AuthError::Forbidden(detail) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", detail),
+            AuthError::RateLimited(refused) => {
+                let detail = match refused.limit {
+                    LimitName::Principal => "this principal is over its request rate limit on this replica",
+                    LimitName::AuthFailures => "too many failed authentications from this address",
+                };
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail)
+                    .with_retry_after(refused.retry_after)
+            }
+            AuthError::Unavailable => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the database is unreachable, so this API key cannot be verified (a key is trusted from memory \
+                 only for TOKENBROKER_CACHE_TTL_MS after its last check)",
+            )
+            .with_retry_after(Duration::from_secs(1)),
+            AuthError::CheckFailed => internal(&err),
             AuthError::Store(e) => e.into(),
         }
     }

@@ -1,15 +1,17 @@
 //! Request extractors: the caller from `Authorization: Bearer`, and JSON bodies whose errors
 //! name the offending field.
 
+use std::net::SocketAddr;
+
 use axum::body::Bytes;
-use axum::extract::FromRequestParts;
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderMap, request::Parts};
 use serde::de::DeserializeOwned;
 
 use super::AppState;
 use super::error::ApiError;
-use crate::auth::{AuthError, Caller};
+use crate::auth::{AuthError, Caller, Source};
 use crate::validation::ValidationErrors;
 
 impl FromRequestParts<AppState> for Caller {
@@ -18,17 +20,20 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         // Never echo or log the header: it is a credential even when malformed.
         let value = parts.headers.get(AUTHORIZATION).ok_or(AuthError::Missing)?;
-        let text = value.to_str().map_err(|_| AuthError::Invalid)?;
-        let key = match text.trim().split_once(' ') {
-            Some((scheme, key)) if scheme.eq_ignore_ascii_case("bearer") => key.trim(),
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
+        let bearer = value.to_str().ok().and_then(|text| match text.trim().split_once(' ') {
+            Some((scheme, key)) if scheme.eq_ignore_ascii_case("bearer") => Some(key.trim()),
             // `Bearer` and nothing else: a shell variable that was empty, not a wrong key.
-            None if text.trim().eq_ignore_ascii_case("bearer") => "",
-            _ => return Err(AuthError::Invalid.into()),
+            None if text.trim().eq_ignore_ascii_case("bearer") => Some(""),
+            _ => None,
+        });
+        let Some(key) = bearer else {
+            return Err(state.auth.failed_attempt(peer.map_or_else(Source::unknown, Source::of)).into());
         };
         if key.is_empty() {
             return Err(AuthError::Missing.into());
         }
-        Ok(state.auth.authenticate(&state.store, key).await?)
+        Ok(state.auth.authenticate(&state.store, key, peer).await?)
     }
 }
 

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::AppState;
-use super::responses::{KeyProblem, UnavailableProblem};
+use super::responses::{KeyProblems, UnavailableProblem};
 use crate::auth::Caller;
 use crate::providers::{self, ProviderInfo};
 
@@ -23,7 +23,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/v1/providers", tag = "providers", security(("api_key" = [])),
     responses(
         (status = 200, description = "Every provider", body = ProviderList),
-        KeyProblem, UnavailableProblem,
+        KeyProblems, UnavailableProblem,
     ))]
 async fn list_providers(_caller: Caller) -> Json<ProviderList> {
     Json(ProviderList { providers: providers::all().iter().map(|p| p.info()).collect() })

@@ -16,12 +16,24 @@ pub enum AuthProblems {
     /// `forbidden`: the caller's role or grants do not allow it.
     #[response(status = 403, content_type = "application/problem+json")]
     Forbidden(Problem),
+    /// `rate_limited`: the principal is over its request rate on this replica
+    /// (`TOKENBROKER_RATE_LIMIT_PER_SECOND`, `_BURST`), or its address over its failed
+    /// authentications (`TOKENBROKER_RATE_LIMIT_AUTH_FAILURES_…`).
+    #[response(status = 429, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until a request would be let through (rounded up)")))]
+    RateLimited(Problem),
 }
 
-/// `unauthenticated` only: routes any valid key may use.
+/// Routes any valid key may use: `unauthenticated` and `rate_limited`.
 #[derive(IntoResponses)]
-#[response(status = 401, content_type = "application/problem+json")]
-pub struct KeyProblem(Problem);
+pub enum KeyProblems {
+    /// `unauthenticated`: no key, or an unknown, expired or revoked one (with `WWW-Authenticate: Bearer`).
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthenticated(Problem),
+    /// `rate_limited`: the principal is over its request rate on this replica, or its address
+    /// over its failed authentications.
+    #[response(status = 429, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until a request would be let through (rounded up)")))]
+    RateLimited(Problem),
+}
 
 /// `not_found`: no such connection, principal or key.
 #[derive(IntoResponses)]

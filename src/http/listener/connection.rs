@@ -45,6 +45,8 @@ pub(super) async fn run(
     permit: OwnedSemaphorePermit,
 ) {
     let _open = OpenConnection::count(permit);
+    // Unknown only if the peer is already gone; then nothing it sends will be served anyway.
+    let peer = tcp.peer_addr().unwrap_or_else(|_| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
     // Answers are small and complete: send them at once rather than wait for more.
     let _ = tcp.set_nodelay(true);
     let mut stop = stop;
@@ -70,7 +72,7 @@ pub(super) async fn run(
                 None => return close(stream).await,
             }
         }
-        match Box::pin(serve(stream, first, &shared, &activity, &mut stop)).await {
+        match Box::pin(serve(stream, first, peer, &shared, &activity, &mut stop)).await {
             Served::Parked(back, rest) => {
                 stream = back;
                 // A partly received request goes straight back to hyper.
@@ -135,12 +137,13 @@ enum Served {
 async fn serve(
     stream: Stream,
     first: Bytes,
+    peer: std::net::SocketAddr,
     shared: &Shared,
     activity: &Arc<Activity>,
     stop: &mut watch::Receiver<bool>,
 ) -> Served {
     let io = TokioIo::new(ConnIo::new(stream, first, activity.clone()));
-    let service = AppService::new(shared.router.clone(), activity.clone());
+    let service = AppService::new(shared.router.clone(), activity.clone(), peer);
     let mut conn = shared.http.serve_connection(io, service);
     let mut stopping = *stop.borrow();
     let mut parking = false;

@@ -7,8 +7,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use std::net::SocketAddr;
+
 use axum::Router;
 use axum::body::Body as AxumBody;
+use axum::extract::ConnectInfo;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
@@ -21,11 +24,13 @@ use super::activity::Activity;
 pub(super) struct AppService {
     router: Router,
     activity: Arc<Activity>,
+    /// The TCP peer: what the limit on failed authentications counts by.
+    peer: SocketAddr,
 }
 
 impl AppService {
-    pub fn new(router: Router, activity: Arc<Activity>) -> AppService {
-        AppService { router, activity }
+    pub fn new(router: Router, activity: Arc<Activity>, peer: SocketAddr) -> AppService {
+        AppService { router, activity, peer }
     }
 }
 
@@ -41,7 +46,8 @@ impl hyper::service::Service<Request<Incoming>> for AppService {
     fn call(&self, request: Request<Incoming>) -> Self::Future {
         let activity = self.activity.clone();
         activity.request_started(!request.body().is_end_stream());
-        let request = request.map(|body| AxumBody::new(Watched::request(body, activity.clone())));
+        let mut request = request.map(|body| AxumBody::new(Watched::request(body, activity.clone())));
+        request.extensions_mut().insert(ConnectInfo(self.peer));
         let answer = self.router.clone().oneshot(request);
         Box::pin(async move {
             let response = match answer.await {

@@ -51,6 +51,39 @@ const FAMILIES: &[(&str, Kind, &str)] = &[
         Kind::Histogram,
         "Time for one request to a vendor token endpoint, by step.",
     ),
+    ("tokenbroker_http_connections_open", Kind::Gauge, "Client connections open now, parked idle ones included."),
+    (
+        "tokenbroker_http_connections_closed_total",
+        Kind::Counter,
+        "Client connections the broker closed, by reason (idle_timeout, header_read_timeout, tls_handshake_failed).",
+    ),
+    (
+        "tokenbroker_http_connection_limit_reached_total",
+        Kind::Counter,
+        "Times a new connection waited because TOKENBROKER_MAX_CONNECTIONS were open.",
+    ),
+    (
+        "tokenbroker_auth_checks_total",
+        Kind::Counter,
+        "API key checks that reached the database, by outcome (found, unknown, unreachable, error).",
+    ),
+    (
+        "tokenbroker_rate_limited_total",
+        Kind::Counter,
+        "Requests refused with 429, by limit (principal, auth_failures, connection_refresh).",
+    ),
+];
+
+/// Counters that exist, at 0, from the start: a series that appears only at its first event
+/// makes `rate()` and `increase()` blind to that first event, and alerts on it late.
+const ZEROED: &[(&str, &str, &[&str])] = &[
+    (
+        "tokenbroker_http_connections_closed_total",
+        "reason",
+        &["idle_timeout", "header_read_timeout", "tls_handshake_failed"],
+    ),
+    ("tokenbroker_http_connection_limit_reached_total", "", &[]),
+    ("tokenbroker_rate_limited_total", "limit", &["principal", "auth_failures", "connection_refresh"]),
 ];
 
 /// Installs the process-wide recorder. `None` if one is installed already (then metrics from
@@ -83,6 +116,14 @@ fn describe() {
             Kind::Counter => metrics::describe_counter!(*name, *help),
             Kind::Gauge => metrics::describe_gauge!(*name, *help),
             Kind::Histogram => metrics::describe_histogram!(*name, *help),
+        }
+    }
+    for (name, label, values) in ZEROED {
+        if values.is_empty() {
+            metrics::counter!(*name).absolute(0);
+        }
+        for value in *values {
+            metrics::counter!(*name, *label => *value).absolute(0);
         }
     }
 }

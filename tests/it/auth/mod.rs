@@ -3,7 +3,9 @@
 mod authentication;
 mod grants;
 mod key_lifetime;
+mod rate_limits;
 mod replicas;
+mod revocation_bound;
 mod roles;
 
 use crate::harness::assert_problem;

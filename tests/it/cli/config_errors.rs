@@ -77,3 +77,15 @@ async fn database_problems_at_start_name_host_port_database_and_the_fix() {
         assert_eq!(said.trim().lines().count(), 1, "{url}: one event per failure:\n{}", out.describe());
     }
 }
+
+#[tokio::test]
+async fn serve_refuses_a_rate_limit_with_no_burst() {
+    let db = TestDb::create().await;
+    for prefix in ["TOKENBROKER_RATE_LIMIT", "TOKENBROKER_RATE_LIMIT_AUTH_FAILURES"] {
+        let mut env = BrokerEnv::new(&db.url);
+        // A rate with no burst would refuse every request.
+        env.extra.push((format!("{prefix}_BURST"), "0".into()));
+        let out = cli::run(env.command(&["serve"]), AT_ONCE).await;
+        assert_refused(&out, &format!("{prefix}_BURST"));
+    }
+}

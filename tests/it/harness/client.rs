@@ -103,6 +103,18 @@ impl TestClient {
         TestClient { http, base: base.trim_end_matches('/').to_owned(), key: key.map(str::to_owned), transcript }
     }
 
+    /// The same broker and key, from another local address (127.0.0.0/8 is all loopback):
+    /// another source, as the broker's per-address limits see it.
+    pub fn via_address(&self, local: std::net::IpAddr) -> TestClient {
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .local_address(local)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("reqwest client");
+        TestClient { http, ..self.clone() }
+    }
+
     /// The same broker, another API key.
     pub fn with_key(&self, key: &str) -> TestClient {
         TestClient { key: Some(key.to_owned()), ..self.clone() }

@@ -138,3 +138,9 @@ fn samples_and_labels_parse() {
     let names = names_in("sum(rate(tokenbroker_a_total[5m])) / x_tokenbroker_b + tokenbroker_c_bucket{le=\"1\"}");
     assert_eq!(names.into_iter().collect::<Vec<_>>(), ["tokenbroker_a_total", "tokenbroker_c_bucket"]);
 }
+
+/// The sum of every sample of `name` whose labels include all of `labels`; 0 when there is none
+/// yet (a counter appears at its first increment).
+pub async fn counter(client: &TestClient, name: &str, labels: &[(&str, &str)]) -> f64 {
+    scrape(client).await.sum(name, labels)
+}

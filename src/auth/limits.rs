@@ -1,0 +1,233 @@
+//! Rate limits, per replica: requests per principal, and failed authentications per source
+//! address. GCRA (governor): a caller may use `burst` requests at once, then one every
+//! `1/per_second` seconds; a refused caller is told how long to wait.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::net::{IpAddr, Ipv6Addr};
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use governor::clock::{Clock as _, MonotonicClock};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DashMapStateStore;
+use governor::{Quota, RateLimiter};
+
+use crate::ids::PrincipalId;
+
+/// A limit as configured: `per_second` 0 turns it off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+/// Which limit refused a request: the `limit` label of `tokenbroker_rate_limited_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitName {
+    Principal,
+    AuthFailures,
+}
+
+impl LimitName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LimitName::Principal => "principal",
+            LimitName::AuthFailures => "auth_failures",
+        }
+    }
+}
+
+/// A refused request: which limit, and how long until it would be let through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused {
+    pub limit: LimitName,
+    pub retry_after: Duration,
+}
+
+/// The OS's monotonic clock (not the TSC, which need not agree between the cores of a
+/// virtual machine: a request timed on a core that is behind would look early and be refused).
+type KeyedLimiter<K> = RateLimiter<K, DashMapStateStore<K>, MonotonicClock, NoOpMiddleware<Instant>>;
+
+/// One keyed limit. Checking a key it already tracks allocates nothing; a new key is copied
+/// once into the store.
+pub struct Limiter<K: Hash + Eq + Clone> {
+    name: LimitName,
+    inner: Option<KeyedLimiter<K>>,
+}
+
+impl<K: Hash + Eq + Clone> Limiter<K> {
+    pub fn new(name: LimitName, rate: Rate) -> Self {
+        let quota = NonZeroU32::new(rate.per_second)
+            .zip(NonZeroU32::new(rate.burst))
+            .map(|(per_second, burst)| Quota::per_second(per_second).allow_burst(burst));
+        Self { name, inner: quota.map(|quota| KeyedLimiter::dashmap_with_clock(quota, MonotonicClock)) }
+    }
+
+    /// Takes one request from `key`'s allowance, or says how long until there is one.
+    pub fn admit(&self, key: &K) -> Result<(), Refused> {
+        let Some(limiter) = &self.inner else { return Ok(()) };
+        limiter.check_key(key).map_err(|not_until| {
+            metrics::counter!("tokenbroker_rate_limited_total", "limit" => self.name.as_str()).increment(1);
+            Refused { limit: self.name, retry_after: not_until.wait_time_from(limiter.clock().now()) }
+        })
+    }
+
+    /// Drops keys that are back to a full burst (they hold no information).
+    fn sweep(&self) {
+        if let Some(limiter) = &self.inner {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.inner.as_ref().map_or(0, KeyedLimiter::len)
+    }
+}
+
+/// Sources are unbounded (principals are not): once this many are tracked, the store is swept
+/// every `SWEEP_EVERY` failures, so addresses that come and go cannot grow it forever.
+const SWEEP_ABOVE: usize = 1024;
+const SWEEP_EVERY: u32 = 256;
+
+pub type PrincipalLimiter = Limiter<PrincipalId>;
+
+/// Failed authentications per source. Only failures count (a key's first use here is not
+/// one), but a source over its limit is refused before its next key is looked up, so a flood
+/// of invented keys costs no query per try.
+pub struct FailureLimiter {
+    limiter: Limiter<Source>,
+    /// Sources refused lately, and until when: consulted before a lookup.
+    refused: Mutex<HashMap<Source, Instant>>,
+    since_sweep: AtomicU32,
+}
+
+impl FailureLimiter {
+    pub fn new(rate: Rate) -> Self {
+        Self {
+            limiter: Limiter::new(LimitName::AuthFailures, rate),
+            refused: Mutex::new(HashMap::new()),
+            since_sweep: AtomicU32::new(0),
+        }
+    }
+
+    /// Counts one failed authentication from `source`.
+    pub fn failed(&self, source: Source) -> Result<(), Refused> {
+        if self.since_sweep.fetch_add(1, Ordering::Relaxed) >= SWEEP_EVERY {
+            self.since_sweep.store(0, Ordering::Relaxed);
+            if self.limiter.len() > SWEEP_ABOVE {
+                self.limiter.sweep();
+            }
+        }
+        self.limiter.admit(&source).inspect_err(|refused| {
+            let until = Instant::now() + refused.retry_after;
+            let mut sources = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+            if sources.len() >= SWEEP_ABOVE {
+                let now = Instant::now();
+                sources.retain(|_, until| *until > now);
+            }
+            sources.insert(source, until);
+        })
+    }
+
+    /// Whether `source` is still waiting out a refusal, and for how long.
+    pub fn refusing(&self, source: Source) -> Result<(), Refused> {
+        let sources = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        match sources.get(&source).and_then(|until| until.checked_duration_since(Instant::now())) {
+            Some(wait) if !wait.is_zero() => {
+                metrics::counter!("tokenbroker_rate_limited_total", "limit" => LimitName::AuthFailures.as_str())
+                    .increment(1);
+                Err(Refused { limit: LimitName::AuthFailures, retry_after: wait })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Where a request came from, as the failed-authentication limit counts it: an IPv4 address,
+/// or an IPv6 /64 (one host is usually given a whole /64, so single addresses are free to it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Source(IpAddr);
+
+impl Source {
+    pub fn of(addr: IpAddr) -> Self {
+        match addr.to_canonical() {
+            IpAddr::V6(v6) => Source(IpAddr::V6(Ipv6Addr::from(v6.to_bits() & !u128::from(u64::MAX)))),
+            v4 => Source(v4),
+        }
+    }
+
+    /// Requests whose peer address is not known (a listener that does not record it) share one allowance.
+    pub fn unknown() -> Self {
+        Source(IpAddr::V6(Ipv6Addr::UNSPECIFIED))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_then_refusals_that_say_how_long_to_wait() {
+        let limiter = Limiter::new(LimitName::Principal, Rate { per_second: 2, burst: 3 });
+        let key = "svc".to_owned();
+        for _ in 0..3 {
+            limiter.admit(&key).unwrap();
+        }
+        let refused = limiter.admit(&key).unwrap_err();
+        assert_eq!(refused.limit, LimitName::Principal);
+        assert!(refused.retry_after > Duration::ZERO && refused.retry_after <= Duration::from_millis(500));
+        limiter.admit(&"other".to_owned()).unwrap();
+    }
+
+    #[test]
+    fn a_source_over_its_failures_is_refused_before_trying_again() {
+        let failures = FailureLimiter::new(Rate { per_second: 1, burst: 2 });
+        let source = Source::of("192.0.2.1".parse().unwrap());
+        failures.refusing(source).unwrap();
+        failures.failed(source).unwrap();
+        failures.failed(source).unwrap();
+        failures.refusing(source).unwrap();
+        let refused = failures.failed(source).unwrap_err();
+        assert_eq!(refused.limit, LimitName::AuthFailures);
+        let waiting = failures.refusing(source).unwrap_err();
+        assert!(waiting.retry_after <= refused.retry_after);
+        failures.refusing(Source::of("192.0.2.2".parse().unwrap())).unwrap();
+    }
+
+    #[test]
+    fn sources_that_stopped_failing_are_swept() {
+        let failures = FailureLimiter::new(Rate { per_second: 1000, burst: 1 });
+        let source = |i: u32| Source::of(IpAddr::from((0x0a00_0000 + i).to_be_bytes()));
+        for i in 0..2000 {
+            failures.failed(source(i)).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        for i in 0..=SWEEP_EVERY {
+            failures.failed(source(5000 + i)).unwrap();
+        }
+        assert!(failures.limiter.len() < 2000, "{} sources still tracked", failures.limiter.len());
+    }
+
+    #[test]
+    fn zero_per_second_turns_a_limit_off() {
+        let limiter = Limiter::new(LimitName::AuthFailures, Rate { per_second: 0, burst: 1 });
+        for _ in 0..1000 {
+            limiter.admit(&Source::unknown()).unwrap();
+        }
+    }
+
+    #[test]
+    fn ipv6_sources_are_counted_per_64_and_mapped_ipv4_as_ipv4() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(Source::of(a), Source::of(b));
+        assert_ne!(Source::of(a), Source::of(c));
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(Source::of(mapped), Source::of("192.0.2.7".parse().unwrap()));
+    }
+}
