@@ -10,8 +10,8 @@ use crate::harness::admin_cli::{AdminCli, spawn};
 use crate::harness::{random, spawn_app};
 
 /// What the kernel shows of the CLI while it waits on stdin, and the arguments it was given.
-fn argv_while_waiting(running: &crate::harness::admin_cli::Running, cmd_args: &[&str]) -> String {
-    let cmdline = running.proc_cmdline();
+async fn argv_while_waiting(running: &crate::harness::admin_cli::Running, cmd_args: &[&str]) -> String {
+    let cmdline = running.proc_cmdline().await;
     assert!(
         cmdline.iter().any(|a| a == "tokenbroker" || a.ends_with("/tokenbroker"))
             && cmd_args.iter().all(|a| cmdline.contains(&(*a).to_owned())),
@@ -31,7 +31,7 @@ async fn secrets_fed_by_stdin_never_appear_in_argv() {
     // A whole connection body, secret included, piped in.
     let args = ["connections", "create", "--file", "-"];
     let mut running = cli.spawn(&args);
-    let argv = argv_while_waiting(&running, &args);
+    let argv = argv_while_waiting(&running, &args).await;
     running.write_stdin(qubs.connection("qubs-main").to_string().as_bytes());
     let run = running.finish(None).await;
     assert!(run.status.success(), "{}", run.describe());
@@ -47,7 +47,7 @@ async fn secrets_fed_by_stdin_never_appear_in_argv() {
     let cmd = cli.command(&args);
     let given: Vec<String> = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
     let mut running = spawn(cmd);
-    let argv = argv_while_waiting(&running, &args);
+    let argv = argv_while_waiting(&running, &args).await;
     assert!(!argv.contains(&rotated) && !given.iter().any(|a| a.contains(&rotated)), "the secret is in argv: {argv}");
     assert!(!argv.contains(&admin_key), "the API key is in argv: {argv}");
     running.write_stdin(format!("{rotated}\n").as_bytes());
@@ -117,8 +117,9 @@ async fn set_secrets_prompts_on_a_terminal_without_echo() {
     }
     let mut running = spawn(cmd);
     running.wait_for_stdout("(not shown as you type): ").await;
-    // The terminal would echo from here on if echo were left on.
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The prompt is written just before echo goes off: type only once it is off, as a person
+    // would be too slow not to. Had the CLI left it on, the typed secret would show below.
+    wait_for_echo_off(running.pid()).await;
     running.write_stdin(format!("{rotated}\n").as_bytes());
     running.wait_for_stdout("values are never shown").await;
     let run = running.finish(None).await;
@@ -126,4 +127,45 @@ async fn set_secrets_prompts_on_a_terminal_without_echo() {
     assert!(!run.stdout.contains(&rotated), "the typed secret was echoed:\n{}", run.stdout);
     app.admin.token("qubs-main").await;
     assert_eq!(qubs.wrong_credential_calls(), 0, "the vendor did not get the typed secret");
+}
+
+/// Waits until the terminal of the CLI under `script_pid` has echo off (as `stty -a` shows it),
+/// failing after 15 s with what `stty` last said.
+async fn wait_for_echo_off(script_pid: u32) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let mut last = String::new();
+    while std::time::Instant::now() < deadline {
+        if let Some(tty) = descendants(script_pid)
+            .into_iter()
+            .find(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.windows(11).any(|w| w == b"set-secrets"))
+            })
+            .and_then(|pid| std::fs::read_link(format!("/proc/{pid}/fd/0")).ok())
+        {
+            let out = Command::new("stty").arg("-F").arg(&tty).arg("-a").output().expect("run stty");
+            last = String::from_utf8_lossy(&out.stdout).into_owned();
+            if last.split([' ', ';', '\n']).any(|flag| flag == "-echo") {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the CLI's terminal never had echo off within 15 s; stty said: {last}");
+}
+
+/// Every process below `pid`, from /proc's children lists.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    let mut queue = vec![pid];
+    while let Some(p) = queue.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else { continue };
+        for task in tasks.flatten() {
+            let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+                found.push(child);
+                queue.push(child);
+            }
+        }
+    }
+    found
 }

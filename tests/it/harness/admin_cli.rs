@@ -141,9 +141,21 @@ impl Running {
     }
 
     /// The process's argument vector as the kernel shows it to every user (`ps`).
-    pub fn proc_cmdline(&self) -> Vec<String> {
-        let raw = std::fs::read(format!("/proc/{}/cmdline", self.pid())).expect("read /proc/<pid>/cmdline");
-        raw.split(|b| *b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect()
+    pub async fn proc_cmdline(&self) -> Vec<String> {
+        // spawn can return while exec is still laying out the new image, whose cmdline reads
+        // empty until then.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let raw = std::fs::read(format!("/proc/{}/cmdline", self.pid())).expect("read /proc/<pid>/cmdline");
+            if !raw.is_empty() || Instant::now() > deadline {
+                return raw
+                    .split(|b| *b == 0)
+                    .filter(|a| !a.is_empty())
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect();
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     /// Everything on stdout so far.
