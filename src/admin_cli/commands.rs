@@ -27,23 +27,32 @@ impl Session {
         Ok(Session { broker: BrokerClient::new(&api.url, api.api_key.as_ref())?, output: api.output })
     }
 
-    async fn call(&self, method: Method, path: &[&str], body: Option<Vec<u8>>) -> Result<Answer, CliError> {
-        self.broker.call(method, path, &[], body).await
+    /// Calls the API and shows its answer: as it came (`--output json`), or read as the API's
+    /// type `T` and rendered for people.
+    async fn show<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &[&str],
+        body: Option<Vec<u8>>,
+        human: impl Fn(&T) -> String,
+    ) -> Result<(), CliError> {
+        let answer = self.broker.call(method, path, &[], body).await?;
+        self.print_answer(&answer, human)
     }
 
-    /// The answer as JSON exactly as it came, or read as `T` and rendered for people.
-    fn show<T: DeserializeOwned>(&self, answer: &Answer, human: impl Fn(&T) -> String) -> Result<(), CliError> {
+    fn print_answer<T: DeserializeOwned>(&self, answer: &Answer, human: impl Fn(&T) -> String) -> Result<(), CliError> {
         match self.output {
             Output::Json => print_raw(&answer.body),
             Output::Table => print(&human(&answer.parse::<T>()?)),
         }
     }
 
-    /// After a 204: a line for people, nothing for scripts (the API answered no body).
-    fn done(&self, message: String) -> Result<(), CliError> {
+    /// Calls an operation the API answers with 204: a line for people, nothing for scripts.
+    async fn act(&self, method: Method, path: &[&str], done: String) -> Result<(), CliError> {
+        self.broker.call(method, path, &[], None).await?;
         match self.output {
             Output::Json => Ok(()),
-            Output::Table => print(&format!("{message}\n")),
+            Output::Table => print(&format!("{done}\n")),
         }
     }
 }
@@ -57,12 +66,10 @@ pub async fn api(command: ApiCommand) -> Result<(), CliError> {
             let s = Session::new(&api)?;
             let query: Vec<(&str, String)> = min_ttl.map(|t| ("min_ttl", t.to_string())).into_iter().collect();
             let answer = s.broker.call(Method::GET, &["v1", "connections", &id, "token"], &query, None).await?;
-            s.show::<TokenResponse>(&answer, render::token)
+            s.print_answer::<TokenResponse>(&answer, render::token)
         }
         ApiCommand::Providers { api } => {
-            let s = Session::new(&api)?;
-            let answer = s.call(Method::GET, &["v1", "providers"], None).await?;
-            s.show::<ProviderList>(&answer, render::providers)
+            Session::new(&api)?.show::<ProviderList>(Method::GET, &["v1", "providers"], None, render::providers).await
         }
     }
 }
@@ -70,26 +77,23 @@ pub async fn api(command: ApiCommand) -> Result<(), CliError> {
 async fn connections(command: ConnectionsCommand) -> Result<(), CliError> {
     match command {
         ConnectionsCommand::List { api } => {
-            let s = Session::new(&api)?;
-            let answer = s.call(Method::GET, &["v1", "connections"], None).await?;
-            s.show::<ConnectionList>(&answer, render::connections)
+            Session::new(&api)?
+                .show::<ConnectionList>(Method::GET, &["v1", "connections"], None, render::connections)
+                .await
         }
         ConnectionsCommand::Get { id, api } => {
-            let s = Session::new(&api)?;
-            let answer = s.call(Method::GET, &["v1", "connections", &id], None).await?;
-            s.show::<ConnectionView>(&answer, render::connection)
+            let path = ["v1", "connections", &id];
+            Session::new(&api)?.show::<ConnectionView>(Method::GET, &path, None, render::connection).await
         }
         ConnectionsCommand::Create { body, api } => {
             let s = Session::new(&api)?;
             let body = input::body::<CreateConnection>(&body.file)?;
-            let answer = s.call(Method::POST, &["v1", "connections"], Some(body)).await?;
-            s.show::<ConnectionView>(&answer, render::connection)
+            s.show::<ConnectionView>(Method::POST, &["v1", "connections"], Some(body), render::connection).await
         }
         ConnectionsCommand::Patch { id, body, api } => {
             let s = Session::new(&api)?;
             let body = input::body::<UpdateConnection>(&body.file)?;
-            let answer = s.call(Method::PATCH, &["v1", "connections", &id], Some(body)).await?;
-            s.show::<ConnectionView>(&answer, render::connection)
+            s.show::<ConnectionView>(Method::PATCH, &["v1", "connections", &id], Some(body), render::connection).await
         }
         ConnectionsCommand::SetSecrets { id, name, value_given, api } => {
             refuse_value_arguments(&name, value_given.len())?;
@@ -97,15 +101,13 @@ async fn connections(command: ConnectionsCommand) -> Result<(), CliError> {
             let value = input::secret_value(&id, &name)?;
             let mut secrets = Map::new();
             secrets.insert(name, Value::String(value.expose_secret().to_owned()));
-            let body = serde_json::to_vec(&ReplaceSecrets { secrets })
-                .map_err(|e| CliError::Input(format!("cannot encode the secret: {e}")))?;
-            let answer = s.call(Method::PUT, &["v1", "connections", &id, "secrets"], Some(body)).await?;
-            s.show::<ConnectionView>(&answer, render::connection)
+            let body = encode(&ReplaceSecrets { secrets })?;
+            let path = ["v1", "connections", &id, "secrets"];
+            s.show::<ConnectionView>(Method::PUT, &path, Some(body), render::connection).await
         }
         ConnectionsCommand::Delete { id, api } => {
-            let s = Session::new(&api)?;
-            s.call(Method::DELETE, &["v1", "connections", &id], None).await?;
-            s.done(format!("deleted connection {id}"))
+            let done = format!("deleted connection {id}");
+            Session::new(&api)?.act(Method::DELETE, &["v1", "connections", &id], done).await
         }
     }
 }
@@ -126,25 +128,22 @@ fn refuse_value_arguments(name: &str, extra_arguments: usize) -> Result<(), CliE
 async fn principals(command: PrincipalsCommand) -> Result<(), CliError> {
     match command {
         PrincipalsCommand::List { api } => {
-            let s = Session::new(&api)?;
-            let answer = s.call(Method::GET, &["v1", "principals"], None).await?;
-            s.show::<PrincipalList>(&answer, render::principals)
+            Session::new(&api)?
+                .show::<PrincipalList>(Method::GET, &["v1", "principals"], None, render::principals)
+                .await
         }
         PrincipalsCommand::Get { id, api } => {
-            let s = Session::new(&api)?;
-            let answer = s.call(Method::GET, &["v1", "principals", &id], None).await?;
-            s.show::<PrincipalView>(&answer, render::principal)
+            let path = ["v1", "principals", &id];
+            Session::new(&api)?.show::<PrincipalView>(Method::GET, &path, None, render::principal).await
         }
         PrincipalsCommand::Create { id, role, description, api } => {
             let s = Session::new(&api)?;
             let body = encode(&CreatePrincipal { id, role, description })?;
-            let answer = s.call(Method::POST, &["v1", "principals"], Some(body)).await?;
-            s.show::<PrincipalView>(&answer, render::principal)
+            s.show::<PrincipalView>(Method::POST, &["v1", "principals"], Some(body), render::principal).await
         }
         PrincipalsCommand::Delete { id, api } => {
-            let s = Session::new(&api)?;
-            s.call(Method::DELETE, &["v1", "principals", &id], None).await?;
-            s.done(format!("deleted principal {id} with its keys and grants"))
+            let done = format!("deleted principal {id} with its keys and grants");
+            Session::new(&api)?.act(Method::DELETE, &["v1", "principals", &id], done).await
         }
     }
 }
@@ -154,7 +153,8 @@ pub async fn keys(command: KeyCommand) -> Result<(), CliError> {
         KeyCommand::Create { principal, expires_at, api } => {
             let s = Session::new(&api)?;
             let body = encode(&CreateKey { expires_at })?;
-            let answer = s.call(Method::POST, &["v1", "principals", &principal, "keys"], Some(body)).await?;
+            let answer =
+                s.broker.call(Method::POST, &["v1", "principals", &principal, "keys"], &[], Some(body)).await?;
             let key: KeyCreated = answer.parse()?;
             // The key alone on stdout (`KEY=$(tokenbroker keys create …)`); the note for people on stderr.
             match s.output {
@@ -171,14 +171,12 @@ pub async fn keys(command: KeyCommand) -> Result<(), CliError> {
             Ok(())
         }
         KeyCommand::List { principal, api } => {
-            let s = Session::new(&api)?;
-            let answer = s.call(Method::GET, &["v1", "principals", &principal, "keys"], None).await?;
-            s.show::<KeyList>(&answer, render::keys)
+            let path = ["v1", "principals", &principal, "keys"];
+            Session::new(&api)?.show::<KeyList>(Method::GET, &path, None, render::keys).await
         }
         KeyCommand::Revoke { principal, key_id, api } => {
-            let s = Session::new(&api)?;
-            s.call(Method::DELETE, &["v1", "principals", &principal, "keys", &key_id], None).await?;
-            s.done(format!("revoked key {key_id} of {principal}"))
+            let done = format!("revoked key {key_id} of {principal}");
+            Session::new(&api)?.act(Method::DELETE, &["v1", "principals", &principal, "keys", &key_id], done).await
         }
     }
 }
@@ -186,19 +184,16 @@ pub async fn keys(command: KeyCommand) -> Result<(), CliError> {
 async fn grants(command: GrantsCommand) -> Result<(), CliError> {
     match command {
         GrantsCommand::List { principal, api } => {
-            let s = Session::new(&api)?;
-            let answer = s.call(Method::GET, &["v1", "principals", &principal, "grants"], None).await?;
-            s.show::<GrantList>(&answer, render::grants)
+            let path = ["v1", "principals", &principal, "grants"];
+            Session::new(&api)?.show::<GrantList>(Method::GET, &path, None, render::grants).await
         }
         GrantsCommand::Put { principal, pattern, api } => {
-            let s = Session::new(&api)?;
-            s.call(Method::PUT, &["v1", "principals", &principal, "grants", &pattern], None).await?;
-            s.done(format!("granted {pattern} to {principal}"))
+            let done = format!("granted {pattern} to {principal}");
+            Session::new(&api)?.act(Method::PUT, &["v1", "principals", &principal, "grants", &pattern], done).await
         }
         GrantsCommand::Delete { principal, pattern, api } => {
-            let s = Session::new(&api)?;
-            s.call(Method::DELETE, &["v1", "principals", &principal, "grants", &pattern], None).await?;
-            s.done(format!("removed grant {pattern} from {principal}"))
+            let done = format!("removed grant {pattern} from {principal}");
+            Session::new(&api)?.act(Method::DELETE, &["v1", "principals", &principal, "grants", &pattern], done).await
         }
     }
 }

@@ -2,6 +2,7 @@
 //! apart by error types (and a DNS look-up of our own), never by matching error text.
 
 use std::error::Error as _;
+use std::time::Duration;
 
 use reqwest::Url;
 
@@ -35,9 +36,11 @@ async fn unresolvable(url: &Url) -> Option<String> {
         return None;
     }
     let port = url.port_or_known_default()?;
-    match tokio::net::lookup_host((host, port)).await {
-        Ok(mut addrs) => addrs.next().is_none().then(|| "no addresses".to_owned()),
-        Err(e) => Some(e.to_string()),
+    // Bounded: a resolver that hangs must not turn one failure into a second, longer one.
+    match tokio::time::timeout(Duration::from_secs(5), tokio::net::lookup_host((host, port))).await {
+        Ok(Ok(mut addrs)) => addrs.next().is_none().then(|| "no addresses".to_owned()),
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(_) => Some("the look-up timed out".to_owned()),
     }
 }
 
