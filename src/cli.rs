@@ -1,4 +1,5 @@
-//! Command line: `serve`, `migrate`, `openapi`, `gen-master-key`, `rekey`, `keys status`, `copy`.
+//! Command line: `serve`, `migrate`, `openapi`, `gen-master-key`, `rekey`, `keys status`, `copy`,
+//! and the admin commands that call a broker's API (`crate::admin_cli`).
 
 use std::process::ExitCode;
 
@@ -10,7 +11,10 @@ use crate::config::{CopyArgs, DatabaseArgs, KeyArgs, LogArgs, ServeArgs};
 #[command(
     name = "tokenbroker",
     version,
-    about = "Vendor OAuth credentials in one place; short-lived tokens for internal services."
+    about = "Vendor OAuth credentials in one place; short-lived tokens for internal services.",
+    after_help = "Admin commands (connections, principals, keys create|list|revoke, grants, token, providers) call a \
+                  broker's HTTP API: set TOKENBROKER_URL and TOKENBROKER_API_KEY. The others work on the database \
+                  directly (DATABASE_URL, master keys)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -41,7 +45,8 @@ enum Command {
         #[command(flatten)]
         log: LogArgs,
     },
-    /// Master keys: `status` shows which key ids seal how many stored values.
+    /// Master keys (`status`: reads the database directly) and principals' API keys (`create`,
+    /// `list`, `revoke`: through a broker's API).
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
@@ -58,11 +63,14 @@ enum Command {
         #[command(flatten)]
         log: LogArgs,
     },
+    #[command(flatten)]
+    Api(crate::admin_cli::ApiCommand),
 }
 
 #[derive(Subcommand)]
 enum KeysCommand {
-    /// Which master key ids seal how many stored values, which are loaded, which may be dropped.
+    /// Master keys, on the database directly (DATABASE_URL, master keys; no broker needed): which
+    /// key ids seal how many stored values, which are loaded, which may be dropped.
     Status {
         #[command(flatten)]
         db: DatabaseArgs,
@@ -71,6 +79,8 @@ enum KeysCommand {
         #[command(flatten)]
         log: LogArgs,
     },
+    #[command(flatten)]
+    Api(crate::admin_cli::KeyCommand),
 }
 
 pub async fn run() -> ExitCode {
@@ -98,6 +108,9 @@ pub async fn run() -> ExitCode {
             crate::telemetry::init(&log);
             crate::app::copy(&db, &keys, &copy.to).await
         }
+        // They print their own errors, one line each, with an exit status per kind.
+        Command::Api(command) => return crate::admin_cli::run(command).await,
+        Command::Keys { command: KeysCommand::Api(command) } => return crate::admin_cli::run_keys(command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,6 +3,7 @@
 //! however many callers and replicas ask at once.
 
 pub mod admin;
+pub mod admin_cli;
 pub mod app;
 pub mod auth;
 pub mod cli;

@@ -1,9 +1,9 @@
 //! Field-level validation errors, collected so that one answer names every bad field.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 pub struct FieldError {
     /// The offending field, e.g. `config.client_id` or `secrets.password`.
     pub field: String,

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -29,7 +29,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(replace_secrets))
 }
 
-#[derive(Deserialize, ToSchema)]
+// The admin CLI reads its `--file` bodies into this type too, so both ends parse one type.
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateConnection {
     /// `^[a-z0-9][a-z0-9._-]{0,62}$`, chosen by the admin.
@@ -116,7 +117,7 @@ async fn get_connection(
     Ok(Json(state.admin.get_connection(&id).await?.into()))
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateConnection {
     /// Free text (no NUL characters); absent or `null` keeps it.
@@ -137,7 +138,7 @@ pub struct UpdateConnection {
 }
 
 /// The statuses an admin may set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StatusChange {
     Active,
@@ -182,12 +183,12 @@ async fn update_connection(
     Ok(Json(record.into()))
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplaceSecrets {
     /// Secrets to set; `null` removes an optional one. Others are kept.
     #[schema(value_type = BTreeMap<String, Option<String>>)]
-    secrets: Map<String, Value>,
+    pub secrets: Map<String, Value>,
 }
 
 /// Replace the named secrets. Drops the cached token; a `needs_reauth` connection becomes `active`.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::admin::AdminError;
@@ -21,7 +21,7 @@ use crate::validation::{FieldError, ValidationErrors};
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// An RFC 7807 problem document.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Problem {
     /// `urn:tokenbroker:problem:<code>`.
     #[serde(rename = "type")]
@@ -143,6 +143,15 @@ fn internal(err: &(dyn std::error::Error + 'static)) -> ApiError {
     }
     tracing::error!(error = %chain, "request failed");
     ApiError::internal()
+}
+
+impl From<super::extract::BodyError> for ApiError {
+    fn from(err: super::extract::BodyError) -> Self {
+        match err {
+            super::extract::BodyError::NotJson(_) => ApiError::bad_request(err.to_string()),
+            super::extract::BodyError::Invalid(errors) => ApiError::invalid(errors),
+        }
+    }
 }
 
 impl From<ValidationErrors> for ApiError {

@@ -51,9 +51,26 @@ pub fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Resu
     if !is_json {
         return Err(ApiError::bad_request("Content-Type must be application/json"));
     }
+    Ok(parse_json(body)?)
+}
+
+/// Why a JSON document was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// Not JSON at all (400).
+    #[error("body is not valid JSON ({0})")]
+    NotJson(String),
+    /// JSON, with a member that is wrong (422, named).
+    #[error(transparent)]
+    Invalid(#[from] ValidationErrors),
+}
+
+/// Reads a JSON document into `T` as the server reads a request body, naming the offending
+/// field and never repeating its value. The admin CLI checks its `--file` bodies with it, so
+/// both ends name the same field in the same words.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, BodyError> {
     // serde_json's syntax errors name a line and column, never the text there.
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("body is not valid JSON ({e})")))?;
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| BodyError::NotJson(e.to_string()))?;
     if let Some(field) = nul_inside(&value, String::new()) {
         // PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
         return Err(ValidationErrors::single(field, "must not contain NUL characters").into());
@@ -61,7 +78,7 @@ pub fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Resu
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
         let message = without_values(&err.into_inner().to_string());
-        ApiError::invalid(ValidationErrors::single(field_of(&path, &message), message))
+        ValidationErrors::single(field_of(&path, &message), message).into()
     })
 }
 

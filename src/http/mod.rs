@@ -14,7 +14,7 @@ mod principals;
 mod providers;
 mod responses;
 mod tokens;
-mod views;
+pub mod views;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +30,11 @@ use tower_http::sensitive_headers::{SetSensitiveRequestHeadersLayer, SetSensitiv
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
+
+pub use connections::{CreateConnection, ReplaceSecrets, UpdateConnection};
+pub use extract::{BodyError, parse_json};
+pub use principals::{CreateKey, CreatePrincipal};
+pub use providers::ProviderList;
 
 use crate::admin::Admin;
 use crate::auth::AuthCache;

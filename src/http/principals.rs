@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -37,17 +37,17 @@ fn principal_id(raw: &str) -> Result<PrincipalId, ApiError> {
     PrincipalId::parse("id", raw).map_err(|_| ApiError::not_found("principal"))
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePrincipal {
     /// `^[a-z0-9][a-z0-9._-]{0,62}$`.
     #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,62}$", min_length = 1, max_length = 63)]
-    id: String,
-    role: Role,
+    pub id: String,
+    pub role: Role,
     /// Free text (no NUL characters).
     #[serde(default)]
     #[schema(pattern = "^[^\\u0000]*$")]
-    description: String,
+    pub description: String,
 }
 
 #[utoipa::path(post, path = "/v1/principals", tag = "principals", request_body = CreatePrincipal,
@@ -112,11 +112,11 @@ async fn delete_principal(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKey {
     /// When the key stops working (RFC 3339, in the future); never when absent.
-    expires_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// Issue an API key. The key is in this answer only; the broker keeps its SHA-256. The body is

@@ -1,7 +1,7 @@
 //! Provider discovery, generated from the same definitions that validate a create.
 
 use axum::Json;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -10,7 +10,7 @@ use super::responses::{KeyProblems, UnavailableProblem};
 use crate::auth::Caller;
 use crate::providers::{self, ProviderInfo};
 
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct ProviderList {
     pub providers: Vec<ProviderInfo>,
 }

@@ -1,16 +1,17 @@
-//! What the API answers. Views are built from records and never hold a secret's value.
+//! What the API answers. Views are built from records and never hold a secret's value. The
+//! admin CLI reads the same types back (`Deserialize`), so client and server cannot drift.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::domain::{ConnectionRecord, ConnectionStatus, KeyRecord, LastError, PrincipalRecord, Role};
 use crate::providers::{self, Endpoints};
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TokenInfo {
     pub obtained_at: Option<DateTime<Utc>>,
     pub expires_at: Option<DateTime<Utc>>,
@@ -18,7 +19,7 @@ pub struct TokenInfo {
     pub refresh_token_expires_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ConnectionView {
     pub id: String,
     pub provider: String,
@@ -64,13 +65,13 @@ impl From<ConnectionRecord> for ConnectionView {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ConnectionList {
     pub connections: Vec<ConnectionView>,
 }
 
 /// A token ready to use, with every header the vendor wants.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct TokenResponse {
     pub connection_id: String,
     pub access_token: String,
@@ -84,7 +85,7 @@ pub struct TokenResponse {
     pub api_base_url: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PrincipalView {
     pub id: String,
     pub role: Role,
@@ -98,12 +99,12 @@ impl From<PrincipalRecord> for PrincipalView {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PrincipalList {
     pub principals: Vec<PrincipalView>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct KeyView {
     pub key_id: String,
     pub created_at: DateTime<Utc>,
@@ -117,13 +118,13 @@ impl From<KeyRecord> for KeyView {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct KeyList {
     pub keys: Vec<KeyView>,
 }
 
 /// A new API key. `api_key` is shown this once and stored only as a hash.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct KeyCreated {
     pub key_id: String,
     pub api_key: String,
@@ -131,7 +132,7 @@ pub struct KeyCreated {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct GrantList {
     pub grants: Vec<String>,
 }

@@ -1,6 +1,6 @@
 //! Field definitions: the single source for create validation and `GET /v1/providers`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
@@ -74,7 +74,7 @@ impl FieldDef {
 }
 
 /// How a field is described in `GET /v1/providers`.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct FieldInfo {
     pub name: String,
     pub required: bool,
@@ -85,7 +85,7 @@ pub struct FieldInfo {
     pub kind: String,
     /// `destination` (where credentials or tokens go: changing it needs the secrets again),
     /// `identity` (which client or user: changing it drops the refresh token), or null.
-    pub vendor_facing: Option<&'static str>,
+    pub vendor_facing: Option<String>,
 }
 
 impl From<&FieldDef> for FieldInfo {
@@ -104,8 +104,8 @@ impl From<&FieldDef> for FieldInfo {
             },
             vendor_facing: match f.facing {
                 Facing::No => None,
-                Facing::Identity => Some("identity"),
-                Facing::Destination => Some("destination"),
+                Facing::Identity => Some("identity".to_owned()),
+                Facing::Destination => Some("destination".to_owned()),
             },
         }
     }

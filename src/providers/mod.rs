@@ -15,7 +15,7 @@ mod response;
 mod transport;
 pub mod vendor;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
@@ -123,7 +123,7 @@ impl ProviderDef {
 }
 
 /// The effective vendor URLs of a connection, defaults included.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Endpoints {
     /// Where tokens are requested.
     pub token_url: String,
@@ -133,7 +133,7 @@ pub struct Endpoints {
     pub api_base_url: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ProviderInfo {
     pub name: String,
     pub description: String,

@@ -6,6 +6,7 @@
 mod fakes;
 mod harness;
 
+mod admin_cli;
 mod audit;
 mod auth;
 mod cli;

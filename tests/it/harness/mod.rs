@@ -1,5 +1,6 @@
 //! Everything tests share: database per test, broker processes, typed client, assertions.
 
+pub mod admin_cli;
 pub mod api;
 pub mod app;
 pub mod authserver;
