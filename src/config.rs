@@ -106,6 +106,17 @@ pub struct ServeArgs {
     /// Failed authentications one source may make at once before the per-second rate applies.
     #[arg(long, env = "TOKENBROKER_RATE_LIMIT_AUTH_FAILURES_BURST", default_value_t = 20)]
     pub rate_limit_auth_failures_burst: u32,
+    /// Vendor refreshes callers may cause per connection per minute, on this replica (a forced
+    /// refresh by an admin and refresh-ahead are not counted); 0 turns the limit off.
+    #[arg(long, env = "TOKENBROKER_REFRESH_RATE_LIMIT_PER_MINUTE", default_value_t = 60)]
+    pub refresh_rate_limit_per_minute: u32,
+    /// Refreshes one connection may take at once before the per-minute rate applies.
+    #[arg(long, env = "TOKENBROKER_REFRESH_RATE_LIMIT_BURST", default_value_t = 20)]
+    pub refresh_rate_limit_burst: u32,
+    /// A rejected token reported when it is younger than this many seconds is not replaced
+    /// (429 with Retry-After): a looping caller cannot turn reports into vendor calls.
+    #[arg(long, env = "TOKENBROKER_REJECTED_TOKEN_MIN_AGE_SECS", default_value_t = 10)]
+    pub rejected_token_min_age_secs: u64,
 }
 
 /// How the HTTP listener treats connections: TLS and the limits that bound what idle or slow

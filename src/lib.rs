@@ -15,6 +15,7 @@ pub mod gate;
 pub mod http;
 pub mod ids;
 pub mod invalidation;
+pub mod limits;
 pub mod providers;
 pub mod secret;
 pub mod store;

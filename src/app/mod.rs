@@ -18,15 +18,25 @@ use crate::auth::{AuthCache, AuthSettings, Rate};
 use crate::config::{DatabaseArgs, ServeArgs};
 use crate::credentials::Vault;
 use crate::http::{AppState, HttpLimits};
+use crate::limits::PerMinute;
 use crate::store::Store;
-use crate::tokens::TokenService;
 use crate::tokens::ahead::AheadSettings;
+use crate::tokens::{TokenService, TokenSettings};
 
 /// Opens the database and makes sure it answers, with a message that names what to fix.
 async fn open_store(db: &DatabaseArgs) -> anyhow::Result<Store> {
     let store = Store::open(&db.database_url, db.db_max_connections).await?;
     store.check_connection().await?;
     Ok(store)
+}
+
+fn per_minute(per_minute: u32, burst: u32) -> anyhow::Result<PerMinute> {
+    if per_minute > 0 && burst == 0 {
+        anyhow::bail!(
+            "TOKENBROKER_REFRESH_RATE_LIMIT_BURST must be at least 1 (or set TOKENBROKER_REFRESH_RATE_LIMIT_PER_MINUTE to 0 to turn the limit off)"
+        );
+    }
+    Ok(PerMinute { per_minute, burst })
 }
 
 /// How keys are trusted from memory, and the rate limits on callers.
@@ -67,7 +77,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let ops = crate::http::Operations { metrics: crate::http::metrics::install() };
     let vault = Arc::new(Vault::new(Arc::new(keys), limits.allow_insecure_urls));
     let rotate_lead = Duration::from_secs(args.rotate_refresh_tokens_before_secs);
-    let tokens = Arc::new(TokenService::new(store.clone(), vault.clone(), limits, args.cache_ttl(), rotate_lead)?);
+    let token_settings = TokenSettings {
+        cache_ttl: args.cache_ttl(),
+        rotate_lead,
+        refresh_rate: per_minute(args.refresh_rate_limit_per_minute, args.refresh_rate_limit_burst)?,
+        rejected_min_age: Duration::from_secs(args.rejected_token_min_age_secs),
+    };
+    let tokens = Arc::new(TokenService::new(store.clone(), vault.clone(), limits, token_settings)?);
     let auth = Arc::new(AuthCache::new(auth_settings));
     let admin = Admin::new(store.clone(), vault, tokens.clone(), auth.clone());
     let (stop, stopped) = tokio::sync::watch::channel(false);

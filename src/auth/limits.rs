@@ -1,92 +1,14 @@
-//! Rate limits, per replica: requests per principal, and failed authentications per source
-//! address. GCRA (governor): a caller may use `burst` requests at once, then one every
-//! `1/per_second` seconds; a refused caller is told how long to wait.
+//! The limits on callers, per replica: requests per principal, and failed authentications per
+//! source address (the limiter itself is `crate::limits`).
 
 use std::collections::HashMap;
-use std::hash::Hash;
 use std::net::{IpAddr, Ipv6Addr};
-use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
-
-use governor::clock::{Clock as _, MonotonicClock};
-use governor::middleware::NoOpMiddleware;
-use governor::state::keyed::DashMapStateStore;
-use governor::{Quota, RateLimiter};
+use std::time::Instant;
 
 use crate::ids::PrincipalId;
-
-/// A limit as configured: `per_second` 0 turns it off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rate {
-    pub per_second: u32,
-    pub burst: u32,
-}
-
-/// Which limit refused a request: the `limit` label of `tokenbroker_rate_limited_total`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LimitName {
-    Principal,
-    AuthFailures,
-}
-
-impl LimitName {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LimitName::Principal => "principal",
-            LimitName::AuthFailures => "auth_failures",
-        }
-    }
-}
-
-/// A refused request: which limit, and how long until it would be let through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Refused {
-    pub limit: LimitName,
-    pub retry_after: Duration,
-}
-
-/// The OS's monotonic clock (not the TSC, which need not agree between the cores of a
-/// virtual machine: a request timed on a core that is behind would look early and be refused).
-type KeyedLimiter<K> = RateLimiter<K, DashMapStateStore<K>, MonotonicClock, NoOpMiddleware<Instant>>;
-
-/// One keyed limit. Checking a key it already tracks allocates nothing; a new key is copied
-/// once into the store.
-pub struct Limiter<K: Hash + Eq + Clone> {
-    name: LimitName,
-    inner: Option<KeyedLimiter<K>>,
-}
-
-impl<K: Hash + Eq + Clone> Limiter<K> {
-    pub fn new(name: LimitName, rate: Rate) -> Self {
-        let quota = NonZeroU32::new(rate.per_second)
-            .zip(NonZeroU32::new(rate.burst))
-            .map(|(per_second, burst)| Quota::per_second(per_second).allow_burst(burst));
-        Self { name, inner: quota.map(|quota| KeyedLimiter::dashmap_with_clock(quota, MonotonicClock)) }
-    }
-
-    /// Takes one request from `key`'s allowance, or says how long until there is one.
-    pub fn admit(&self, key: &K) -> Result<(), Refused> {
-        let Some(limiter) = &self.inner else { return Ok(()) };
-        limiter.check_key(key).map_err(|not_until| {
-            metrics::counter!("tokenbroker_rate_limited_total", "limit" => self.name.as_str()).increment(1);
-            Refused { limit: self.name, retry_after: not_until.wait_time_from(limiter.clock().now()) }
-        })
-    }
-
-    /// Drops keys that are back to a full burst (they hold no information).
-    fn sweep(&self) {
-        if let Some(limiter) = &self.inner {
-            limiter.retain_recent();
-            limiter.shrink_to_fit();
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.inner.as_ref().map_or(0, KeyedLimiter::len)
-    }
-}
+pub use crate::limits::{LimitName, Limiter, Rate, Refused};
 
 /// Sources are unbounded (principals are not): once this many are tracked, the store is swept
 /// every `SWEEP_EVERY` failures, so addresses that come and go cannot grow it forever.
@@ -118,7 +40,7 @@ impl FailureLimiter {
     pub fn failed(&self, source: Source) -> Result<(), Refused> {
         if self.since_sweep.fetch_add(1, Ordering::Relaxed) >= SWEEP_EVERY {
             self.since_sweep.store(0, Ordering::Relaxed);
-            if self.limiter.len() > SWEEP_ABOVE {
+            if self.limiter.tracked() > SWEEP_ABOVE {
                 self.limiter.sweep();
             }
         }
@@ -169,6 +91,7 @@ impl Source {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn a_burst_then_refusals_that_say_how_long_to_wait() {
@@ -209,7 +132,7 @@ mod tests {
         for i in 0..=SWEEP_EVERY {
             failures.failed(source(5000 + i)).unwrap();
         }
-        assert!(failures.limiter.len() < 2000, "{} sources still tracked", failures.limiter.len());
+        assert!(failures.limiter.tracked() < 2000, "{} sources still tracked", failures.limiter.tracked());
     }
 
     #[test]

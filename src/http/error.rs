@@ -209,6 +209,7 @@ impl From<AuthError> for ApiError {
                 let detail = match refused.limit {
                     LimitName::Principal => "this principal is over its request rate limit on this replica",
                     LimitName::AuthFailures => "too many failed authentications from this address",
+                    LimitName::ConnectionRefresh => "too many refreshes of this connection",
                 };
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail)
                     .with_retry_after(refused.retry_after)
@@ -266,6 +267,7 @@ impl From<TokenError> for ApiError {
             TokenError::Store(e) => e.into(),
             TokenError::Credentials(e) => e.into(),
             TokenError::RefreshLost(_) => internal(&err),
+            TokenError::RateLimited(refused) => AuthError::RateLimited(refused).into(),
         }
     }
 }

@@ -28,6 +28,7 @@ use crate::credentials::{AccessToken, CredentialsError, Owner, TokenState, Vault
 use crate::domain::{ConnectionRecord, ConnectionStatus, LastError, RecordedFailure};
 use crate::gate::Gates;
 use crate::ids::ConnectionId;
+use crate::limits::{LimitName, Limiter, PerMinute, Refused};
 use crate::providers::vendor::Step;
 use crate::providers::{HeaderSource, Plan, TokenGrant, VendorClient, VendorError};
 use crate::secret::SecretMap;
@@ -50,6 +51,9 @@ pub enum TokenError {
     /// The connection's sealed values cannot be opened, or its config cannot make a plan.
     #[error(transparent)]
     Credentials(#[from] CredentialsError),
+    /// Too many refreshes of this connection, or a rejected token reported too soon.
+    #[error("refresh refused by a rate limit")]
+    RateLimited(Refused),
     /// The refresh task ended without an answer (it panicked or was cancelled).
     #[error("the refresh of connection {0} ended without an answer")]
     RefreshLost(ConnectionId),
@@ -86,26 +90,38 @@ pub struct TokenService {
     rotate_lead: Duration,
     /// Counted on every cached answer: the handle, not a registry look-up per request.
     memory_answers: metrics::Counter,
+    /// Vendor refreshes callers may cause per connection (refresh-ahead and an admin's forced
+    /// refresh are not counted): however a granted service loops, a vendor's quota and a
+    /// single-use chain are not burnt.
+    refresh_limit: Limiter<ConnectionId>,
+    /// A rejected-token report about a token younger than this does not refresh it.
+    rejected_min_age: chrono::Duration,
+}
+
+/// How the token service trusts its memory and bounds what callers can make it do.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenSettings {
+    /// How long a cached row is trusted without a re-check (at most 5 s).
+    pub cache_ttl: Duration,
+    /// A refresh token ending within this is rotated by refresh-ahead.
+    pub rotate_lead: Duration,
+    pub refresh_rate: PerMinute,
+    pub rejected_min_age: Duration,
 }
 
 impl TokenService {
-    /// `cache_ttl`: how long a cached row is trusted without a re-check (at most 5 s).
-    pub fn new(
-        store: Store,
-        vault: Arc<Vault>,
-        limits: VendorLimits,
-        cache_ttl: Duration,
-        rotate_lead: Duration,
-    ) -> anyhow::Result<Self> {
+    pub fn new(store: Store, vault: Arc<Vault>, limits: VendorLimits, settings: TokenSettings) -> anyhow::Result<Self> {
         Ok(Self {
             store,
             vault,
             vendor: VendorClient::new(&limits)?,
             flights: Gates::default(),
-            cache: cache::TokenCache::new(cache_ttl),
-            rotate_lead,
+            cache: cache::TokenCache::new(settings.cache_ttl),
+            rotate_lead: settings.rotate_lead,
             limits,
             memory_answers: metrics::counter!("tokenbroker_token_answers_total", "source" => "memory"),
+            refresh_limit: Limiter::per_minute(LimitName::ConnectionRefresh, settings.refresh_rate),
+            rejected_min_age: chrono_duration(settings.rejected_min_age),
         })
     }
 
@@ -119,6 +135,7 @@ impl TokenService {
             self.memory_answers.increment(1);
             return Ok(token);
         }
+        self.check_rejected_age(&entry, &want)?;
         check_backoff(&entry.record, &want)?;
         let _turn = self.flights.enter(id.as_str()).await;
         // The refresher ahead of us in this process has usually just written a new token.
@@ -128,6 +145,10 @@ impl TokenService {
             return Ok(token);
         }
         check_backoff(&entry.record, &want)?;
+        // Counted only here, by the one caller that will refresh (waiters behind it are not).
+        if !matches!(want, Want::Force) {
+            self.refresh_limit.admit(id).map_err(TokenError::RateLimited)?;
+        }
         // The refresh runs as its own task: if this caller goes away (client hang-up, request
         // timeout) the vendor's answer is still written before the lock is released, instead
         // of a rotated refresh token being dropped with the caller's future.
@@ -137,6 +158,20 @@ impl TokenService {
             .await
             .map_err(|_| TokenError::RefreshLost(entry.record.id.clone()))?
             .inspect(|_| metrics::counter!("tokenbroker_token_answers_total", "source" => "refreshed").increment(1))
+    }
+
+    /// A service that reports the current token rejected moments after it was obtained is told
+    /// to wait, not given a vendor call: a vendor that really refuses new tokens is better served
+    /// by the backoff of a failing refresh than by a refresh per report.
+    fn check_rejected_age(&self, entry: &cache::Entry, want: &Want) -> Result<(), TokenError> {
+        let (Want::ReplaceIfCurrent(_), Some((access, _))) = (want, &entry.token) else { return Ok(()) };
+        let age = Utc::now() - access.obtained_at;
+        if age >= self.rejected_min_age || access.expires_at <= Utc::now() {
+            return Ok(());
+        }
+        LimitName::ConnectionRefresh.count_refusal();
+        let retry_after = (self.rejected_min_age - age).to_std().unwrap_or_default();
+        Err(TokenError::RateLimited(Refused { limit: LimitName::ConnectionRefresh, retry_after }))
     }
 
     /// The connection as cached, or read again when the cached copy is older than the TTL (or

@@ -12,12 +12,12 @@ use reqwest::Method;
 use super::assert_unauthenticated;
 use crate::fakes::FakeQubs;
 use crate::harness::app::spawn_app_on;
-use crate::harness::assert_problem;
 use crate::harness::broker::{Broker, BrokerEnv};
 use crate::harness::client::{Resp, TestClient};
 use crate::harness::db::{Backend, TestDb};
 use crate::harness::db_proxy::DbProxy;
 use crate::harness::metrics::counter;
+use crate::harness::{assert_problem, spawn_app_with};
 
 /// A 429 as the contract describes it; returns its `Retry-After` in seconds.
 fn assert_rate_limited(resp: &Resp) -> u64 {
@@ -190,4 +190,57 @@ async fn a_key_that_becomes_valid_elsewhere_is_accepted_at_once_after_being_unkn
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The review's loop (finding 5): a granted service fetching the token and reporting it
+/// rejected, again and again. With the default minimum age, a report about a fresh token is
+/// 429 and costs the vendor nothing.
+#[tokio::test]
+async fn reporting_a_fresh_token_rejected_is_told_to_wait_not_refreshed() {
+    let app = spawn_app_with(|env| {
+        env.extra.retain(|(name, _)| name != "TOKENBROKER_REJECTED_TOKEN_MIN_AGE_SECS");
+    })
+    .await;
+    let qubs = FakeQubs::start().await;
+    app.admin.create_connection(&qubs.connection("qubs-main")).await;
+    let svc = app.service(&["qubs-main"]).await;
+    for _ in 0..20 {
+        let token = svc.access_token("qubs-main").await;
+        let resp = svc.refresh_resp("qubs-main", Some(&token)).await;
+        let wait = assert_rate_limited(&resp);
+        assert!((1..=10).contains(&wait), "Retry-After {wait} for a token seconds old, with a minimum age of 10 s");
+    }
+    assert_eq!(qubs.calls(), 1, "reports about a fresh token reached the vendor");
+    assert!(counter(&svc, "tokenbroker_rate_limited_total", &[("limit", "connection_refresh")]).await >= 20.0);
+}
+
+/// Old enough reports are honoured, up to the connection's refresh rate: then 429 too.
+#[tokio::test]
+async fn refreshes_callers_cause_are_limited_per_connection() {
+    let app = spawn_app_with(|env| {
+        env.extra.push(("TOKENBROKER_REFRESH_RATE_LIMIT_PER_MINUTE".into(), "6".into()));
+        env.extra.push(("TOKENBROKER_REFRESH_RATE_LIMIT_BURST".into(), "3".into()));
+    })
+    .await;
+    let qubs = FakeQubs::start().await;
+    app.admin.create_connection(&qubs.connection("qubs-main")).await;
+    let svc = app.service(&["qubs-main"]).await;
+    let (mut refreshed, mut limited) = (0, 0);
+    for _ in 0..10 {
+        let token = svc.access_token("qubs-main").await;
+        let resp = svc.refresh_resp("qubs-main", Some(&token)).await;
+        match resp.status {
+            200 => refreshed += 1,
+            _ => {
+                assert_rate_limited(&resp);
+                limited += 1;
+            }
+        }
+    }
+    // The first token was one refresh; then two more fit the burst of 3.
+    assert_eq!((refreshed, limited), (2, 8), "a burst of 3 refreshes per connection, then 429");
+    assert_eq!(qubs.calls(), 3);
+    // An admin's forced refresh is how an operator retries by hand: never limited.
+    app.admin.refresh("qubs-main", None).await;
+    assert_eq!(qubs.calls(), 4);
 }

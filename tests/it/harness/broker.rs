@@ -63,6 +63,9 @@ impl BrokerEnv {
                 ("TOKENBROKER_LOG_FORMAT".into(), "json".into()),
                 ("RUST_LOG".into(), "debug".into()),
                 ("TOKENBROKER_VENDOR_TIMEOUT_MS".into(), "1500".into()),
+                // Tests report tokens as rejected the moment they get them, to drive the refresh
+                // machinery; the minimum age of such reports has tests of its own.
+                ("TOKENBROKER_REJECTED_TOKEN_MIN_AGE_SECS".into(), "0".into()),
             ],
             cwd: None,
         }
