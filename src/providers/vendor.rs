@@ -71,6 +71,9 @@ impl VendorClient {
         };
         let endpoint = Endpoint::of(call.url);
         let started = std::time::Instant::now();
+        // Lifetimes count from when the request left: the vendor's clock started no later, so a
+        // token is never thought to live longer than it does by the round trip.
+        let sent_at = Utc::now();
         let content_type = match call.body_format {
             BodyFormat::Form => "application/x-www-form-urlencoded",
             BodyFormat::Json => "application/json",
@@ -87,7 +90,7 @@ impl VendorClient {
                 .body(reqwest::Body::from(bytes::Bytes::from_owner(body))))
         };
         let result = match self.transport.send(call.delivery, &endpoint, build).await {
-            Ok(response) => read_response(response, plan, &endpoint, Utc::now()).await,
+            Ok(response) => read_response(response, plan, &endpoint, sent_at).await,
             Err(err) => Err(err),
         };
         let outcome = match &result {
