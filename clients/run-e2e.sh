@@ -35,6 +35,8 @@ ADMIN_KEY=$(random_key)
 export TOKENBROKER_MASTER_KEYS ADMIN_KEY TOKENBROKER_BOOTSTRAP_ADMIN_KEY=$ADMIN_KEY
 # The fake vendor is plain http on loopback.
 export TOKENBROKER_ALLOW_INSECURE_VENDOR_URLS=true
+# Short enough to wait out: the clients check the 429 before and the replacement after.
+export TOKENBROKER_REJECTED_TOKEN_MIN_AGE_SECS=2
 start_broker "$WORK/broker.log"
 export BROKER_URL VENDOR_TOKEN_URL="http://127.0.0.1:$VENDOR_PORT/token" RUN_ID=$$
 

@@ -5,6 +5,7 @@ and the fake vendor and sets the environment."""
 
 import os
 import sys
+import time
 
 from tokenbroker_client import AuthenticatedClient
 from tokenbroker_client.api.connections import create_connection, delete_connection, list_connections
@@ -93,6 +94,14 @@ def main():
     check(first.startswith("tok-"), "token from the fake vendor", first)
     check(r.parsed.headers["Authorization"] == f"Bearer {first}", "headers", r.content)
     check(r.headers.get("cache-control") == "no-store", "Cache-Control: no-store", dict(r.headers))
+
+    # A token younger than TOKENBROKER_REJECTED_TOKEN_MIN_AGE_SECS is not replaced yet: the
+    # generated client sees the typed 429 and the Retry-After to wait for.
+    r = refresh_token.sync_detailed(connection_id, client=service, body=RefreshRequest(rejected_access_token=first))
+    check(r.status_code == 429 and isinstance(r.parsed, Problem) and r.parsed.code == "rate_limited", "429 for a young token", r.content)
+    retry_after = int(r.headers.get("retry-after", "0"))
+    check(1 <= retry_after <= 2, "Retry-After", dict(r.headers))
+    time.sleep(retry_after)
 
     r = refresh_token.sync_detailed(connection_id, client=service, body=RefreshRequest(rejected_access_token=first))
     check(r.status_code == 200 and r.parsed.access_token != first, "rejected token replaced", r.content)

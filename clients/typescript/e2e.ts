@@ -68,10 +68,19 @@ async function main(): Promise<void> {
   const again = await service.GET("/v1/connections/{id}/token", { params: { path: { id: connectionId } } });
   check(again.data?.access_token === first.data?.access_token, "a cached token is answered again", again.data);
 
-  const refreshed = await service.POST("/v1/connections/{id}/token/refresh", {
-    params: { path: { id: connectionId } },
-    body: { rejected_access_token: first.data!.access_token },
-  });
+  // A token younger than TOKENBROKER_REJECTED_TOKEN_MIN_AGE_SECS is not replaced yet: the
+  // typed 429 and its Retry-After say how long to wait.
+  const report = () =>
+    service.POST("/v1/connections/{id}/token/refresh", {
+      params: { path: { id: connectionId } },
+      body: { rejected_access_token: first.data!.access_token },
+    });
+  const early = await report();
+  check(early.response.status === 429 && early.error?.code === "rate_limited", "429 for a young token", early.error);
+  const retryAfter = Number(early.response.headers.get("retry-after"));
+  check(retryAfter >= 1 && retryAfter <= 2, "Retry-After", retryAfter);
+  await new Promise((resolve) => setTimeout(resolve, retryAfter * 1000));
+  const refreshed = await report();
   check(refreshed.response.status === 200, "report a rejected token", refreshed.error);
   check(refreshed.data?.access_token !== first.data?.access_token, "a new token replaces the rejected one", refreshed.data);
   const current = await service.GET("/v1/connections/{id}/token", { params: { path: { id: connectionId } } });
