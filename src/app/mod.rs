@@ -17,7 +17,7 @@ use crate::admin::Admin;
 use crate::auth::{AuthCache, AuthSettings, Rate};
 use crate::config::{DatabaseArgs, ServeArgs};
 use crate::credentials::Vault;
-use crate::http::{AppState, HttpLimits};
+use crate::http::{AppState, HttpLimits, Services};
 use crate::limits::PerMinute;
 use crate::store::Store;
 use crate::tokens::ahead::AheadSettings;
@@ -104,7 +104,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         request_timeout: Duration::from_millis(args.request_timeout_ms),
         max_body_bytes: args.max_body_bytes,
     };
-    let app = crate::http::router(AppState { store, tokens, admin, auth, usage }, &http_limits, ops);
+    let app = crate::http::router(AppState::new(Services { store, tokens, admin, auth, usage }), &http_limits, ops);
     let listener = crate::http::listener::Listener::bind(args.listen, &args.listener).await?;
     listener.serve(app, shutdown_signal()).await;
     // Requests in flight have finished (their refreshes committed); let background

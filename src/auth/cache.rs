@@ -70,7 +70,8 @@ pub struct AuthCache {
 }
 
 struct Entry {
-    found: Authenticated,
+    /// Shared with every caller it admits: the hot path copies a pointer, not the grants.
+    found: Arc<Authenticated>,
     /// When the check that read `found` began.
     checked: Ticks,
     /// A background re-check is under way.
@@ -86,7 +87,7 @@ struct Flight {
 
 #[derive(Clone)]
 enum Outcome {
-    Found(Authenticated),
+    Found(Arc<Authenticated>),
     Unknown,
     Unreachable,
     Failed,
@@ -171,9 +172,9 @@ impl AuthCache {
 
     /// A looked-up key: refused if revoked or expired (a failed attempt), else admitted
     /// within its principal's limit.
-    fn vouch(&self, found: Authenticated, source: Source) -> Result<Caller, AuthError> {
+    fn vouch(&self, found: Arc<Authenticated>, source: Source) -> Result<Caller, AuthError> {
         let caller = Caller::from_authenticated(found).map_err(|_| self.failed_attempt(source))?;
-        self.principals.admit(&caller.principal).map_err(AuthError::RateLimited)?;
+        self.principals.admit(caller.principal()).map_err(AuthError::RateLimited)?;
         Ok(caller)
     }
 
@@ -310,7 +311,7 @@ fn ticks_of(duration: Duration) -> Ticks {
 /// One query for the key, bounded by [`CHECK_DEADLINE`]; counted by outcome (never by key).
 async fn lookup(store: &Store, hash: &KeyHash) -> Outcome {
     let (outcome, label) = match tokio::time::timeout(CHECK_DEADLINE, store.authenticate(hash)).await {
-        Ok(Ok(Some(found))) => (Outcome::Found(found), "found"),
+        Ok(Ok(Some(found))) => (Outcome::Found(Arc::new(found)), "found"),
         Ok(Ok(None)) => (Outcome::Unknown, "unknown"),
         Ok(Err(StoreError::Unavailable(err))) => {
             tracing::debug!(error = %err, "API key check: database unreachable");

@@ -9,19 +9,18 @@ pub use api_key::{ApiKey, hash_key, is_key_id};
 pub use cache::{AuthCache, AuthSettings, CHECK_DEADLINE};
 pub use limits::{LimitName, Rate, Refused, Source};
 
+use std::sync::Arc;
+
 use chrono::Utc;
 
 use crate::domain::{Authenticated, Role};
-use crate::ids::{ConnectionId, GrantPattern, PrincipalId};
+use crate::ids::{ConnectionId, PrincipalId};
 use crate::store::StoreError;
 
-/// An authenticated caller.
+/// An authenticated caller: what its key's last check found, shared with the key cache.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub principal: PrincipalId,
-    pub key_id: String,
-    pub role: Role,
-    grants: Vec<GrantPattern>,
+    found: Arc<Authenticated>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,16 +45,19 @@ pub enum AuthError {
 
 impl Caller {
     /// Revocation and expiry are checked on every use of a looked-up key.
-    fn from_authenticated(found: Authenticated) -> Result<Caller, AuthError> {
-        let Authenticated { key_id, principal_id, role, grants, expires_at, revoked_at } = found;
-        if revoked_at.is_some() || expires_at.is_some_and(|at| at <= Utc::now()) {
+    fn from_authenticated(found: Arc<Authenticated>) -> Result<Caller, AuthError> {
+        if found.revoked_at.is_some() || found.expires_at.is_some_and(|at| at <= Utc::now()) {
             return Err(AuthError::Invalid);
         }
-        Ok(Caller { principal: principal_id, key_id, role, grants })
+        Ok(Caller { found })
+    }
+
+    pub fn principal(&self) -> &PrincipalId {
+        &self.found.principal_id
     }
 
     pub fn is_admin(&self) -> bool {
-        self.role == Role::Admin
+        self.found.role == Role::Admin
     }
 
     pub fn require_admin(&self) -> Result<(), AuthError> {
@@ -64,10 +66,13 @@ impl Caller {
 
     /// Admins may fetch every token; services those their grants match.
     pub fn require_token_access(&self, connection: &ConnectionId) -> Result<(), AuthError> {
-        if self.is_admin() || self.grants.iter().any(|g| g.matches(connection)) {
+        if self.is_admin() || self.found.grants.iter().any(|g| g.matches(connection)) {
             Ok(())
         } else {
-            Err(AuthError::Forbidden(format!("principal {} has no grant for connection {connection}", self.principal)))
+            Err(AuthError::Forbidden(format!(
+                "principal {} has no grant for connection {connection}",
+                self.principal()
+            )))
         }
     }
 }

@@ -77,7 +77,7 @@ async fn create_connection(
     let record = state
         .admin
         .create_connection(
-            &caller.principal,
+            caller.principal(),
             NewConnectionRequest {
                 id: req.id,
                 provider: req.provider,
@@ -179,7 +179,7 @@ async fn update_connection(
         status: req.status.map(Into::into),
         secrets: req.secrets.as_ref(),
     };
-    let record = state.admin.update_connection(&caller.principal, &id, patch).await?;
+    let record = state.admin.update_connection(caller.principal(), &id, patch).await?;
     Ok(Json(record.into()))
 }
 
@@ -210,7 +210,7 @@ async fn replace_secrets(
     caller.require_admin()?;
     let id = connection_id(&id)?;
     let req: ReplaceSecrets = json_body(&headers, &body)?;
-    let record = state.admin.replace_secrets(&caller.principal, &id, &req.secrets).await?;
+    let record = state.admin.replace_secrets(caller.principal(), &id, &req.secrets).await?;
     Ok(Json(record.into()))
 }
 
@@ -227,6 +227,6 @@ async fn delete_connection(
 ) -> Result<StatusCode, ApiError> {
     caller.require_admin()?;
     let id = connection_id(&id)?;
-    state.admin.delete_connection(&caller.principal, &id).await?;
+    state.admin.delete_connection(caller.principal(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

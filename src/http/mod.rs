@@ -42,13 +42,30 @@ use crate::store::Store;
 use crate::tokens::TokenService;
 use error::{ApiError, PROBLEM_JSON};
 
+/// What every handler reaches; one `Arc`, since axum clones the state for every request.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+pub struct Services {
     pub store: Store,
     pub tokens: Arc<TokenService>,
     pub admin: Admin,
     pub auth: Arc<AuthCache>,
     pub usage: Arc<crate::usage::Usage>,
+}
+
+impl AppState {
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
 }
 
 pub struct HttpLimits {

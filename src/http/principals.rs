@@ -65,7 +65,7 @@ async fn create_principal(
     caller.require_admin()?;
     let req: CreatePrincipal = json_body(&headers, &body)?;
     let id = PrincipalId::parse("id", &req.id)?;
-    let record = state.admin.create_principal(&caller.principal, &id, req.role, &req.description).await?;
+    let record = state.admin.create_principal(caller.principal(), &id, req.role, &req.description).await?;
     Ok((StatusCode::CREATED, Json(record.into())))
 }
 
@@ -108,7 +108,7 @@ async fn delete_principal(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require_admin()?;
-    state.admin.delete_principal(&caller.principal, &principal_id(&id)?).await?;
+    state.admin.delete_principal(caller.principal(), &principal_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -140,7 +140,7 @@ async fn create_key(
     caller.require_admin()?;
     let id = principal_id(&id)?;
     let req: Option<CreateKey> = optional_json_body(&headers, &body)?;
-    let issued = state.admin.create_key(&caller.principal, &id, req.and_then(|r| r.expires_at)).await?;
+    let issued = state.admin.create_key(caller.principal(), &id, req.and_then(|r| r.expires_at)).await?;
     Ok((
         StatusCode::CREATED,
         Json(KeyCreated {
@@ -186,7 +186,7 @@ async fn revoke_key(
         // A key id this broker cannot have issued names no key.
         return Err(ApiError::not_found("api key"));
     }
-    state.admin.revoke_key(&caller.principal, &id, &key_id).await?;
+    state.admin.revoke_key(caller.principal(), &id, &key_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -245,6 +245,6 @@ async fn change_grant(
     caller.require_admin()?;
     let id = principal_id(id)?;
     let pattern = GrantPattern::parse(pattern)?;
-    state.admin.change_grant(&caller.principal, change, &id, &pattern).await?;
+    state.admin.change_grant(caller.principal(), change, &id, &pattern).await?;
     Ok(StatusCode::NO_CONTENT)
 }

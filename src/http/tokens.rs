@@ -100,7 +100,7 @@ async fn refresh_token(
     let request: Option<RefreshRequest> = optional_json_body(&headers, &body)?;
     let Some(rejected) = request.and_then(|r| r.rejected_access_token) else {
         caller.require_admin()?;
-        let result = counted(state.admin.force_refresh(&caller.principal, &id).await);
+        let result = counted(state.admin.force_refresh(caller.principal(), &id).await);
         return Ok(answer(&state, &caller, result?));
     };
     let token = counted(state.tokens.token(&id, Want::ReplaceIfCurrent(rejected)).await)?;
@@ -129,8 +129,8 @@ fn min_ttl(query: Option<&str>) -> Result<i64, ApiError> {
 }
 
 fn answer(state: &AppState, caller: &Caller, token: IssuedToken) -> Response {
-    tracing::debug!(connection = %token.connection_id, principal = %caller.principal, "token handed out");
-    state.usage.record(&caller.principal, &token.connection_id);
+    tracing::debug!(connection = %token.connection_id, principal = %caller.principal(), "token handed out");
+    state.usage.record(caller.principal(), &token.connection_id);
     let body = Answer {
         connection_id: token.connection_id.as_str(),
         access_token: token.access_token.expose_secret(),
