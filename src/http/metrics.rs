@@ -6,7 +6,9 @@
 
 mod gauges;
 mod recorder;
+mod series;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -16,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::PrometheusHandle;
 
 pub use recorder::install;
+pub use series::RequestSeries;
 
 use super::AppState;
 use super::error::ApiError;
@@ -40,16 +43,13 @@ pub async fn render(handle: Option<PrometheusHandle>, State(state): State<AppSta
 
 /// Counts requests and their latency by method and route template (never the raw path: ids
 /// are not labels). Runs on matched routes (`route_layer`) and on the fallback.
-pub async fn measure(request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().map_or(UNMATCHED, |p| p.as_str()).to_owned();
+pub async fn measure(State(series): State<Arc<RequestSeries>>, request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
-    metrics::counter!("tokenbroker_http_requests_total", "method" => method, "route" => route.clone(), "status" => status)
-        .increment(1);
-    metrics::histogram!("tokenbroker_http_request_duration_seconds", "method" => method, "route" => route)
-        .record(started.elapsed().as_secs_f64());
+    let route = route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
+    series.record(method, route, response.status().as_u16(), started.elapsed().as_secs_f64());
     response
 }
 

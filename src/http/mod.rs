@@ -95,13 +95,14 @@ pub fn router(state: AppState, limits: &HttpLimits, ops: Operations) -> Router {
     let (router, mut api) = api_routes().split_for_parts();
     openapi::complete(&mut api);
     let metrics_handle = ops.metrics;
+    let series = Arc::new(metrics::RequestSeries::default());
     router
         // Swagger UI's assets are compiled in; it also serves the document at /openapi.json.
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", api))
         .route("/metrics", axum::routing::get(move |state| metrics::render(metrics_handle.clone(), state)))
-        .route_layer(axum::middleware::from_fn(metrics::measure))
+        .route_layer(axum::middleware::from_fn_with_state(series.clone(), metrics::measure))
         // Route layers skip the fallback: it is measured on its own, as route `unmatched`.
-        .fallback(metrics::unmatched.layer(axum::middleware::from_fn(metrics::measure)))
+        .fallback(metrics::unmatched.layer(axum::middleware::from_fn_with_state(series, metrics::measure)))
         .with_state(state)
         // Innermost first. Each Router::layer call normalizes the response body, so the
         // problem+json mapper also sees the answers of the body limit and the timeout.
