@@ -5,7 +5,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -131,37 +131,58 @@ fn min_ttl(query: Option<&str>) -> Result<i64, ApiError> {
 fn answer(state: &AppState, caller: &Caller, token: IssuedToken) -> Response {
     tracing::debug!(connection = %token.connection_id, principal = %caller.principal(), "token handed out");
     state.usage.record(caller.principal(), &token.connection_id);
-    let body = Answer {
+    let Some(body) = body(&token) else { return ApiError::internal().into_response() };
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The `TokenResponse` JSON: the token's fixed part, with `expires_in` as of now.
+fn body(token: &IssuedToken) -> Option<Vec<u8>> {
+    let fixed = rendered(token)?.expose_secret();
+    let expires_in = (token.expires_at - Utc::now()).num_seconds().max(0).to_string();
+    // The fixed part ends with its object's `}`: `expires_in` goes in before it.
+    let mut body = Vec::with_capacity(fixed.len() + EXPIRES_IN.len() + expires_in.len());
+    body.extend_from_slice(&fixed[..fixed.len() - 1]);
+    body.extend_from_slice(EXPIRES_IN);
+    body.extend_from_slice(expires_in.as_bytes());
+    body.push(b'}');
+    Some(body)
+}
+
+const EXPIRES_IN: &[u8] = b",\"expires_in\":";
+
+/// The token's answer without `expires_in` (the only field that changes while it is cached),
+/// serialized on its first hand-out and kept with it.
+fn rendered(token: &IssuedToken) -> Option<&SecretSlice<u8>> {
+    if let Some(fixed) = token.rendered.get() {
+        return Some(fixed);
+    }
+    let fixed = Fixed {
         connection_id: token.connection_id.as_str(),
         access_token: token.access_token.expose_secret(),
         token_type: &token.token_type,
         expires_at: token.expires_at,
-        expires_in: (token.expires_at - Utc::now()).num_seconds().max(0),
         headers: Headers(&token.headers),
         api_base_url: token.api_base_url.as_deref(),
     };
-    // Written straight from the shared answer: one buffer per request, no copies of its parts.
-    match serde_json::to_vec(&body) {
-        Ok(bytes) => (
-            [
-                (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
-                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            ],
-            bytes,
-        )
-            .into_response(),
-        Err(_) => ApiError::internal().into_response(),
-    }
+    let bytes = serde_json::to_vec(&fixed).ok().filter(|b| b.ends_with(b"}"))?;
+    // Another hand-out may have rendered it meanwhile: both are the same bytes.
+    Some(token.rendered.get_or_init(|| SecretSlice::from(bytes)))
 }
 
-/// `TokenResponse` (the documented shape), borrowed from the cached answer.
+/// `TokenResponse` (the documented shape) but `expires_in`, borrowed from the cached answer.
 #[derive(Serialize)]
-struct Answer<'a> {
+struct Fixed<'a> {
     connection_id: &'a str,
     access_token: &'a str,
     token_type: &'a str,
     expires_at: DateTime<Utc>,
-    expires_in: i64,
     headers: Headers<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     api_base_url: Option<&'a str>,
@@ -185,29 +206,53 @@ impl Serialize for Headers<'_> {
 mod tests {
     use super::*;
 
-    /// The answer written from the cache is exactly the documented `TokenResponse`.
+    /// The answer written from the cache, first rendered and then copied, is exactly the
+    /// documented `TokenResponse`.
     #[test]
-    fn the_borrowed_answer_is_the_documented_token_response() {
-        let headers = vec![("Authorization".to_owned(), SecretString::from("Bearer t"))];
-        let answer = Answer {
-            connection_id: "qubs-a",
-            access_token: "t",
-            token_type: "Bearer",
-            expires_at: Utc::now(),
-            expires_in: 5,
-            headers: Headers(&headers),
-            api_base_url: Some("https://api.example.com"),
-        };
-        let json = serde_json::to_value(&answer).unwrap();
-        let documented = TokenResponse {
-            connection_id: "qubs-a".into(),
-            access_token: "t".into(),
+    fn the_rendered_answer_is_the_documented_token_response() {
+        let expires_at = Utc::now() + chrono::Duration::seconds(100);
+        let token = IssuedToken::new(crate::tokens::TokenAnswer {
+            connection_id: ConnectionId::parse("id", "qubs-a").unwrap(),
+            access_token: SecretString::from("t\"\\"),
             token_type: "Bearer".into(),
-            expires_at: answer.expires_at,
-            expires_in: 5,
-            headers: [("Authorization".to_owned(), "Bearer t".to_owned())].into(),
+            expires_at,
+            headers: vec![("Authorization".to_owned(), SecretString::from("Bearer t\"\\"))],
+            api_base_url: Some("https://api.example.com".into()),
+            rendered: Default::default(),
+        });
+        let documented = |expires_in| TokenResponse {
+            connection_id: "qubs-a".into(),
+            access_token: "t\"\\".into(),
+            token_type: "Bearer".into(),
+            expires_at,
+            expires_in,
+            headers: [("Authorization".to_owned(), "Bearer t\"\\".to_owned())].into(),
             api_base_url: Some("https://api.example.com".into()),
         };
-        assert_eq!(json, serde_json::to_value(&documented).unwrap());
+        for _ in 0..2 {
+            let json: serde_json::Value = serde_json::from_slice(&body(&token).unwrap()).unwrap();
+            let expires_in = json["expires_in"].as_i64().unwrap();
+            assert!((99..=100).contains(&expires_in), "{json}");
+            assert_eq!(json, serde_json::to_value(documented(expires_in)).unwrap());
+            assert!(token.rendered.get().is_some());
+        }
+    }
+
+    /// A connection without an API base URL has no such key, and a token past its end a zero.
+    #[test]
+    fn optional_fields_and_an_expired_token() {
+        let token = IssuedToken::new(crate::tokens::TokenAnswer {
+            connection_id: ConnectionId::parse("id", "c").unwrap(),
+            access_token: SecretString::from("t"),
+            token_type: "Bearer".into(),
+            expires_at: Utc::now() - chrono::Duration::seconds(5),
+            headers: vec![],
+            api_base_url: None,
+            rendered: Default::default(),
+        });
+        let json: serde_json::Value = serde_json::from_slice(&body(&token).unwrap()).unwrap();
+        assert_eq!(json["expires_in"], 0);
+        assert!(json.get("api_base_url").is_none(), "{json}");
+        assert_eq!(json["headers"], serde_json::json!({}));
     }
 }

@@ -75,6 +75,10 @@ pub struct TokenAnswer {
     /// Everything a caller must send to the vendor's API, `Authorization` first.
     pub headers: Vec<(String, SecretString)>,
     pub api_base_url: Option<String>,
+    /// The HTTP answer's fixed part (all but `expires_in`), made by the HTTP layer on the first
+    /// hand-out: every later one copies it instead of serializing the token again. Holds the
+    /// token, so it is a secret too.
+    pub rendered: std::sync::OnceLock<secrecy::SecretSlice<u8>>,
 }
 
 pub struct TokenService {
@@ -494,6 +498,7 @@ fn issue(
         expires_at: access.expires_at,
         headers,
         api_base_url: plan.api_base_url.clone(),
+        rendered: std::sync::OnceLock::new(),
     }))
 }
 
