@@ -24,6 +24,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 /// The listener's connection plus two for in-doubt markers (each held for one INSERT).
 const SIDE_CONNECTIONS: u32 = 3;
 
+/// Connections the pool opens while the start-up check makes its own.
+const STARTUP_CONNECTIONS: usize = 2;
+
 /// How long a caller waits for a pooled database connection before the request fails fast.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -37,6 +40,8 @@ pub struct PgStore {
     /// from `pool`, enough concurrent refreshes could wait on connections they hold themselves.
     side: PgPool,
     location: String,
+    /// The start-up check's connection, until the migrations use it.
+    checked: std::sync::Arc<std::sync::Mutex<Option<sqlx::PgConnection>>>,
 }
 
 impl PgStore {
@@ -60,7 +65,7 @@ impl PgStore {
             .max_connections(SIDE_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_lazy_with(options.clone());
-        Ok(Self { options: std::sync::Arc::new(options.clone()), pool, side, location })
+        Ok(Self { options: std::sync::Arc::new(options.clone()), pool, side, location, checked: Default::default() })
     }
 
     pub fn location(&self) -> String {
@@ -71,10 +76,18 @@ impl PgStore {
     /// timed out, while the connection's own error says refused, unknown database, bad password.
     pub async fn check_connection(&self) -> Result<(), StoreError> {
         use sqlx::Connection as _;
+        // Meanwhile the pool makes the connections the start-up path takes after the
+        // migrations (keys, the bootstrap admin): set-ups in a row, each a TLS handshake where
+        // the server offers one, were half of the time to ready (BENCHMARKS.md).
+        for _ in 0..STARTUP_CONNECTIONS {
+            let pool = self.pool.clone();
+            tokio::spawn(async move { drop(pool.acquire().await) });
+        }
         let connect = sqlx::PgConnection::connect_with(&self.options);
         match tokio::time::timeout(ACQUIRE_TIMEOUT, connect).await {
             Ok(Ok(conn)) => {
-                let _ = conn.close().await;
+                // Kept for the migrations, which come next: the pool may still be connecting.
+                *self.checked.lock().unwrap_or_else(|p| p.into_inner()) = Some(conn);
                 Ok(())
             }
             Ok(Err(err)) => Err(StoreError::Connect(explain(&self.options, &self.location, &err))),
@@ -90,9 +103,19 @@ impl PgStore {
     /// release applied are not an error: during a rolling upgrade (or a rollback) older replicas
     /// restart on the newer schema, which is why migrations only ever add (README, Upgrades).
     pub async fn migrate(&self) -> Result<(), StoreError> {
+        use sqlx::Connection as _;
         let mut migrator = sqlx::migrate!("./migrations/postgres");
         migrator.set_ignore_missing(true);
-        migrator.run(&self.pool).await.map_err(|err| match err {
+        let checked = self.checked.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let result = match checked {
+            Some(mut conn) => {
+                let result = migrator.run(&mut conn).await;
+                let _ = conn.close().await;
+                result
+            }
+            None => migrator.run(&self.pool).await,
+        };
+        result.map_err(|err| match err {
             sqlx::migrate::MigrateError::Execute(e) => StoreError::from(e),
             other => StoreError::Migration(other.to_string()),
         })
