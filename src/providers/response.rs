@@ -210,8 +210,10 @@ fn expiry(
     Ok(jwt_exp(access_token).filter(|exp| *exp > now).map_or(now + default, |exp| exp.min(longest)))
 }
 
-/// A year: longer than any access token should live.
-const MAX_LIFETIME: i64 = 366 * 24 * 3600;
+/// A year: longer than any access token should live. Also the longest lifetime a config may
+/// state (`default_expires_in`, `refresh.lifetime_seconds`), so that any lifetime added to
+/// the clock stays far inside chrono's range.
+pub(super) const MAX_LIFETIME: i64 = 366 * 24 * 3600;
 
 /// A whole number, as a JSON number or a numeric string.
 fn number(value: Option<&Value>) -> Option<i64> {
