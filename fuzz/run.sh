@@ -6,7 +6,7 @@
 #   FUZZ_SECONDS=10 fuzz/run.sh grant_pattern token_response
 #
 # Each target starts from its committed seeds (fuzz/corpus/<target>), copied to
-# fuzz/work/<target> so a run never writes into the repository; crashing inputs go to
+# fuzz/target/work/<target> so a run never writes into the repository; crashing inputs go to
 # fuzz/artifacts/<target>/. Both are gitignored. Built by cargo-fuzz (optimized, with debug
 # assertions and overflow checks) without a sanitizer: the crate forbids unsafe code, so what
 # is looked for is panics, overflows and broken invariants, and the build stays lean.
@@ -47,10 +47,10 @@ fi
 build_flags=(--sanitizer none --codegen-units 16)
 log "building the fuzz targets ($(rustc --version), $("${cargo_fuzz[@]}" --version))"
 started=$SECONDS
-mkdir -p fuzz/work
-if ! "${cargo_fuzz[@]}" fuzz build "${build_flags[@]}" --fuzz-dir fuzz >fuzz/work/build.log 2>&1; then
-  grep -v '^ *Compiling ' fuzz/work/build.log >&2
-  echo "building the fuzz targets failed (fuzz/work/build.log)" >&2
+mkdir -p fuzz/target/work
+if ! "${cargo_fuzz[@]}" fuzz build "${build_flags[@]}" --fuzz-dir fuzz >fuzz/target/work/build.log 2>&1; then
+  grep -v '^ *Compiling ' fuzz/target/work/build.log >&2
+  echo "building the fuzz targets failed (fuzz/target/work/build.log)" >&2
   exit 1
 fi
 bin_dir=fuzz/target/x86_64-unknown-linux-gnu/release
@@ -65,7 +65,7 @@ echo "built in $((SECONDS - started)) s"
 failed=()
 summary=()
 for target in "${TARGETS[@]}"; do
-  work="fuzz/work/$target"
+  work="fuzz/target/work/$target"
   artifacts="fuzz/artifacts/$target"
   rm -rf "$work"
   mkdir -p "$work" "$artifacts"
@@ -80,16 +80,16 @@ for target in "${TARGETS[@]}"; do
     -max_len=4096 \
     -print_final_stats=1 \
     -artifact_prefix="$artifacts/" \
-    >"fuzz/work/$target.log" 2>&1 || status=$?
-  grep -E '^(#[0-9]+ +DONE|Done [0-9]+ runs)' "fuzz/work/$target.log" | tail -n 2 || true
-  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "fuzz/work/$target.log" | tail -n 1)
-  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "fuzz/work/$target.log" | tail -n 1)
+    >"fuzz/target/work/$target.log" 2>&1 || status=$?
+  grep -E '^(#[0-9]+ +DONE|Done [0-9]+ runs)' "fuzz/target/work/$target.log" | tail -n 2 || true
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "fuzz/target/work/$target.log" | tail -n 1)
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "fuzz/target/work/$target.log" | tail -n 1)
   if [ "$status" -ne 0 ]; then
-    tail -n 40 "fuzz/work/$target.log"
-    crash=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "fuzz/work/$target.log" | tail -n 1)
-    echo "FINDING in $target (exit $status): ${crash:-no input saved, see fuzz/work/$target.log}" >&2
+    tail -n 40 "fuzz/target/work/$target.log"
+    crash=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "fuzz/target/work/$target.log" | tail -n 1)
+    echo "FINDING in $target (exit $status): ${crash:-no input saved, see fuzz/target/work/$target.log}" >&2
     [ -n "$crash" ] && echo "replay: $bin_dir/$target $crash" >&2
-    failed+=("$target: ${crash:-fuzz/work/$target.log}")
+    failed+=("$target: ${crash:-fuzz/target/work/$target.log}")
   fi
   summary+=("$(printf '%-16s %10s runs %8s exec/s  %s' "$target" "${execs:-?}" "${rate:-?}" \
     "$([ "$status" -eq 0 ] && echo ok || echo FINDING)")")
