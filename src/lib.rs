@@ -11,6 +11,8 @@ pub mod config;
 pub mod credentials;
 pub mod crypto;
 pub mod domain;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gate;
 pub mod http;
 pub mod ids;

@@ -56,6 +56,11 @@ impl Caller {
         &self.found.principal_id
     }
 
+    /// A service caller holding `grants`, as the fuzz targets check grant matching through.
+    pub(crate) fn service(principal: PrincipalId, grants: Vec<GrantPattern>) -> Caller {
+        Caller { principal, key_id: String::new(), role: Role::Service, grants }
+    }
+
     pub fn is_admin(&self) -> bool {
         self.found.role == Role::Admin
     }

@@ -152,6 +152,14 @@ pub fn check_secrets<'a>(
     }
 }
 
+/// A configured lifetime: from a second to a year. Unbounded, a huge one overflowed the
+/// timestamp arithmetic it is added to (found by the `provider_config` fuzz target).
+pub fn is_lifetime(seconds: i64) -> bool {
+    (1..=super::response::MAX_LIFETIME).contains(&seconds)
+}
+
+pub const LIFETIME_RULE: &str = "must be a whole number of seconds from 1 to 31622400 (a year)";
+
 fn check_kind(kind: Kind, value: &Value) -> Result<(), String> {
     match (kind, value) {
         (Kind::String, Value::String(s)) if s.trim().is_empty() => Err("must not be empty".into()),
@@ -163,7 +171,7 @@ fn check_kind(kind: Kind, value: &Value) -> Result<(), String> {
         (Kind::Object, _) => Err("must be an object".into()),
         (Kind::StringList, Value::Array(items)) if items.iter().all(Value::is_string) => Ok(()),
         (Kind::StringList, _) => Err("must be a list of strings".into()),
-        (Kind::Seconds, Value::Number(n)) if n.as_u64().is_some_and(|s| s > 0) => Ok(()),
-        (Kind::Seconds, _) => Err("must be a positive whole number of seconds".into()),
+        (Kind::Seconds, Value::Number(n)) if n.as_i64().is_some_and(is_lifetime) => Ok(()),
+        (Kind::Seconds, _) => Err(LIFETIME_RULE.into()),
     }
 }

@@ -4,7 +4,7 @@ use chrono::Duration;
 use serde_json::{Map, Value};
 
 use super::ProviderDef;
-use super::fields::{FieldDef, Kind};
+use super::fields::{FieldDef, Kind, LIFETIME_RULE, is_lifetime};
 use super::plan::{
     AssertionPlan, BodyFormat, ClientAuth, ConfigReader, Grant, HeaderSource, JwtAlg, JwtPlan, Plan, RefreshPlan,
 };
@@ -122,7 +122,10 @@ fn build(c: &mut ConfigReader<'_>, has_secret: &dyn Fn(&str) -> bool) -> Option<
     let refresh = refresh_plan(c, &token_url, body);
     let headers = static_headers(c);
     let extra_params = string_map(c, "extra_params");
-    let default_lifetime = Duration::seconds(c.seconds("default_expires_in").unwrap_or(300));
+    // Both lifetimes were checked (`is_lifetime`) and an error recorded when out of range: the
+    // plan is then refused, but is never built with a duration that cannot be made.
+    let default_lifetime =
+        Duration::seconds(c.seconds("default_expires_in").filter(|s| is_lifetime(*s)).unwrap_or(300));
     let refresh_cfg = c.object("refresh");
     let flag = |name: &str| refresh_cfg.and_then(|r| r.get(name)).and_then(Value::as_bool).unwrap_or(false);
     Some(Plan {
@@ -139,6 +142,7 @@ fn build(c: &mut ConfigReader<'_>, has_secret: &dyn Fn(&str) -> bool) -> Option<
         refresh_token_lifetime: refresh_cfg
             .and_then(|r| r.get("lifetime_seconds"))
             .and_then(Value::as_i64)
+            .filter(|s| is_lifetime(*s))
             .map(Duration::seconds),
         headers,
         api_base_url: c.optional_url("api_base_url"),
@@ -258,11 +262,11 @@ fn refresh_plan(c: &mut ConfigReader<'_>, token_url: &url::Url, body: BodyFormat
             ("client_auth", Value::Bool(b)) => plan.client_auth = *b,
             ("send_cookies", Value::Bool(b)) => plan.send_cookies = *b,
             ("rotating", Value::Bool(_)) => {}
-            ("lifetime_seconds", Value::Number(n)) if n.as_i64().is_some_and(|s| s > 0) => {}
-            (
-                "url" | "token_param" | "grant_type" | "client_auth" | "send_cookies" | "rotating" | "lifetime_seconds",
-                _,
-            ) => c.error(&field, "has the wrong type"),
+            ("lifetime_seconds", Value::Number(n)) if n.as_i64().is_some_and(is_lifetime) => {}
+            ("lifetime_seconds", _) => c.error(&field, LIFETIME_RULE),
+            ("url" | "token_param" | "grant_type" | "client_auth" | "send_cookies" | "rotating", _) => {
+                c.error(&field, "has the wrong type")
+            }
             _ => c.error(&field, "unknown field"),
         }
     }
@@ -309,4 +313,44 @@ fn string_map(c: &mut ConfigReader<'_>, name: &str) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::providers::plan::check_vendor_url;
+
+    fn resolve(edit: impl FnOnce(&mut Value)) -> Result<Plan, crate::validation::ValidationErrors> {
+        let mut config = json!({"token_url": "https://auth.example.com/token", "grant_type": "client_credentials",
+                                "client_id": "c"});
+        edit(&mut config);
+        OAUTH2.resolve(&config, &["client_secret"], false)
+    }
+
+    /// Found by the `provider_config` fuzz target: configured lifetimes had no upper bound, and
+    /// a huge `default_expires_in` or `refresh.lifetime_seconds` panicked in chrono's arithmetic
+    /// (making the duration, or adding it to the clock) instead of being refused.
+    #[test]
+    fn configured_lifetimes_are_at_most_a_year() {
+        let year = 366 * 24 * 3600;
+        for huge in [json!(year + 1), json!(9_223_372_036_854_775_i64), json!(i64::MAX), json!(u64::MAX)] {
+            let err = resolve(|c| c["default_expires_in"] = huge.clone()).unwrap_err().to_string();
+            assert!(err.contains("config.default_expires_in"), "{err}");
+            let err = resolve(|c| c["refresh"] = json!({"lifetime_seconds": huge})).unwrap_err().to_string();
+            assert!(err.contains("config.refresh.lifetime_seconds"), "{err}");
+        }
+        for bad in [json!(0), json!(-5), json!(1.5), json!("60")] {
+            assert!(resolve(|c| c["refresh"] = json!({"lifetime_seconds": bad})).is_err());
+        }
+        let plan = resolve(|c| {
+            c["default_expires_in"] = json!(year);
+            c["refresh"] = json!({"lifetime_seconds": year});
+        })
+        .unwrap();
+        assert_eq!(plan.default_lifetime, Duration::seconds(year));
+        assert_eq!(plan.refresh_token_lifetime, Some(Duration::seconds(year)));
+        assert!(check_vendor_url(plan.token_url.as_str(), false).is_ok());
+    }
 }

@@ -210,8 +210,10 @@ fn expiry(
     Ok(jwt_exp(access_token).filter(|exp| *exp > now).map_or(now + default, |exp| exp.min(longest)))
 }
 
-/// A year: longer than any access token should live.
-const MAX_LIFETIME: i64 = 366 * 24 * 3600;
+/// A year: longer than any access token should live. Also the longest lifetime a config may
+/// state (`default_expires_in`, `refresh.lifetime_seconds`), so that any lifetime added to
+/// the clock stays far inside chrono's range.
+pub(super) const MAX_LIFETIME: i64 = 366 * 24 * 3600;
 
 /// A whole number, as a JSON number or a numeric string.
 fn number(value: Option<&Value>) -> Option<i64> {
@@ -255,8 +257,11 @@ pub fn error_code(body: &[u8]) -> Option<String> {
         .or_else(|| {
             let desc = obj.get("error_description")?.as_str()?;
             let start = desc.find("AADSTS")?;
-            let digits: String = desc[start + 6..].chars().take_while(char::is_ascii_digit).collect();
-            (!digits.is_empty()).then(|| format!("AADSTS{digits}"))
+            // Microsoft's codes have at most 7 digits; a longer run is not a code (and would
+            // put up to the whole body into the error).
+            let digits: String =
+                desc[start + 6..].chars().take_while(char::is_ascii_digit).take(MAX_AADSTS_DIGITS + 1).collect();
+            (1..=MAX_AADSTS_DIGITS).contains(&digits.len()).then(|| format!("AADSTS{digits}"))
         });
     let title = obj.get("title").and_then(Value::as_str).filter(|t| is_code(t));
     match (error, aadsts, title) {
@@ -267,6 +272,9 @@ pub fn error_code(body: &[u8]) -> Option<String> {
         _ => None,
     }
 }
+
+/// The longest AADSTS code read from an `error_description`.
+const MAX_AADSTS_DIGITS: usize = 10;
 
 fn is_code(s: &str) -> bool {
     !s.is_empty()
@@ -354,8 +362,25 @@ mod tests {
         assert_eq!(error_code(br#"{"error":"invalid_grant"}"#).as_deref(), Some("invalid_grant"));
         assert_eq!(error_code(br#"{"error":"bad; secret=hunter2"}"#), None);
         assert_eq!(
+            error_code(br#"{"error_description":"AADSTS90002: Tenant not found."}"#).as_deref(),
+            Some("AADSTS90002")
+        );
+        assert_eq!(
             error_code(br#"{"type":"about:blank","title":"Unauthorized","status":401}"#).as_deref(),
             Some("Unauthorized")
         );
+    }
+
+    /// Found by the `token_response` fuzz target: a run of digits after `AADSTS` was taken
+    /// whole, so a 401 whose description held a long number put all of it into the error
+    /// callers, logs and `last_error` are given.
+    #[test]
+    fn aadsts_codes_from_descriptions_are_bounded() {
+        let long = format!(r#"{{"error":"invalid_client","error_description":"AADSTS{}"}}"#, "7".repeat(300));
+        assert_eq!(error_code(long.as_bytes()).as_deref(), Some("invalid_client"));
+        let long = format!(r#"{{"error_description":"AADSTS{}: x"}}"#, "1".repeat(11));
+        assert_eq!(error_code(long.as_bytes()), None);
+        let ten = format!(r#"{{"error_description":"AADSTS{}: x"}}"#, "1".repeat(10));
+        assert_eq!(error_code(ten.as_bytes()), Some(format!("AADSTS{}", "1".repeat(10))));
     }
 }

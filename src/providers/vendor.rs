@@ -80,7 +80,7 @@ impl VendorClient {
         };
         // Built anew for each attempt, so a retried request carries a fresh assertion and `jti`.
         let build = |client: &reqwest::Client| -> Result<reqwest::RequestBuilder, VendorError> {
-            let (headers, body) = self.prepare(plan, secrets, &step, &call)?;
+            let (headers, body) = prepare(plan, secrets, &step, call.url, call.body_format, call.with_client_auth)?;
             Ok(client
                 .post(call.url.clone())
                 .headers(headers)
@@ -105,71 +105,72 @@ impl VendorClient {
             .record(started.elapsed().as_secs_f64());
         result
     }
+}
 
-    /// The request's headers and body, credentials included, in buffers wiped when dropped.
-    fn prepare(
-        &self,
-        plan: &Plan,
-        secrets: &SecretMap,
-        step: &Step<'_>,
-        call: &Call<'_>,
-    ) -> Result<(HeaderMap, Zeroizing<Vec<u8>>), VendorError> {
-        let now = Utc::now();
-        let mut params: Vec<(&str, Zeroizing<String>)> = Vec::new();
-        let param = |v: &str| Zeroizing::new(v.to_owned());
-        match step {
-            Step::Primary(grant) => {
-                match grant {
-                    Grant::ClientCredentials => params.push(("grant_type", param("client_credentials"))),
-                    Grant::Password { username } => {
-                        params.push(("grant_type", param("password")));
-                        params.push(("username", param(username)));
-                        params.push(("password", param(required(secrets, "password")?)));
-                    }
-                    Grant::JwtBearer(jwt) => {
-                        params.push(("grant_type", param("urn:ietf:params:oauth:grant-type:jwt-bearer")));
-                        params.push(("assertion", sign_assertion(jwt, secrets, now)?));
-                    }
+/// The request's headers and body, credentials included, in buffers wiped when dropped.
+pub(crate) fn prepare(
+    plan: &Plan,
+    secrets: &SecretMap,
+    step: &Step<'_>,
+    url: &Url,
+    body_format: BodyFormat,
+    with_client_auth: bool,
+) -> Result<(HeaderMap, Zeroizing<Vec<u8>>), VendorError> {
+    let now = Utc::now();
+    let mut params: Vec<(&str, Zeroizing<String>)> = Vec::new();
+    let param = |v: &str| Zeroizing::new(v.to_owned());
+    match step {
+        Step::Primary(grant) => {
+            match grant {
+                Grant::ClientCredentials => params.push(("grant_type", param("client_credentials"))),
+                Grant::Password { username } => {
+                    params.push(("grant_type", param("password")));
+                    params.push(("username", param(username)));
+                    params.push(("password", param(required(secrets, "password")?)));
                 }
-                if let Some(scope) = &plan.scope {
-                    params.push(("scope", param(scope)));
-                }
-                if let Some(audience) = &plan.audience {
-                    params.push(("audience", param(audience)));
+                Grant::JwtBearer(jwt) => {
+                    params.push(("grant_type", param("urn:ietf:params:oauth:grant-type:jwt-bearer")));
+                    params.push(("assertion", sign_assertion(jwt, secrets, now)?));
                 }
             }
-            Step::Refresh { token, .. } => {
-                let refresh = plan.refresh.as_ref().ok_or_else(|| VendorError::Config("no refresh step".into()))?;
-                if let Some(grant_type) = &refresh.grant_type {
-                    params.push(("grant_type", param(grant_type)));
-                }
-                params.push((refresh.token_param.as_str(), param(token.expose_secret())));
+            if let Some(scope) = &plan.scope {
+                params.push(("scope", param(scope)));
+            }
+            if let Some(audience) = &plan.audience {
+                params.push(("audience", param(audience)));
             }
         }
-        for (name, value) in &plan.extra_params {
-            params.push((name.as_str(), param(value)));
-        }
-        let mut headers = HeaderMap::new();
-        if call.with_client_auth {
-            client_auth(plan, secrets, call.url, now, &mut params, &mut headers)?;
-        }
-        if let Step::Refresh { cookies, .. } = step
-            && plan.refresh.as_ref().is_some_and(|r| r.send_cookies)
-            && !cookies.is_empty()
-        {
-            let mut joined = Zeroizing::new(String::new());
-            for (name, value) in cookies.iter() {
-                if !joined.is_empty() {
-                    joined.push_str("; ");
-                }
-                joined.push_str(name);
-                joined.push('=');
-                joined.push_str(value.expose_secret());
+        Step::Refresh { token, .. } => {
+            let refresh = plan.refresh.as_ref().ok_or_else(|| VendorError::Config("no refresh step".into()))?;
+            if let Some(grant_type) = &refresh.grant_type {
+                params.push(("grant_type", param(grant_type)));
             }
-            headers.insert(COOKIE, sensitive(&joined)?);
+            params.push((refresh.token_param.as_str(), param(token.expose_secret())));
         }
-        Ok((headers, encode(call.body_format, &params)?))
     }
+    for (name, value) in &plan.extra_params {
+        params.push((name.as_str(), param(value)));
+    }
+    let mut headers = HeaderMap::new();
+    if with_client_auth {
+        client_auth(plan, secrets, url, now, &mut params, &mut headers)?;
+    }
+    if let Step::Refresh { cookies, .. } = step
+        && plan.refresh.as_ref().is_some_and(|r| r.send_cookies)
+        && !cookies.is_empty()
+    {
+        let mut joined = Zeroizing::new(String::new());
+        for (name, value) in cookies.iter() {
+            if !joined.is_empty() {
+                joined.push_str("; ");
+            }
+            joined.push_str(name);
+            joined.push('=');
+            joined.push_str(value.expose_secret());
+        }
+        headers.insert(COOKIE, sensitive(&joined)?);
+    }
+    Ok((headers, encode(body_format, &params)?))
 }
 
 fn required<'a>(secrets: &'a SecretMap, name: &str) -> Result<&'a str, VendorError> {
@@ -271,16 +272,7 @@ async fn read_response(
 ) -> Result<TokenGrant, VendorError> {
     let endpoint = endpoint.clone();
     let status = response.status();
-    let content_type = response
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .chars()
-        .take(100)
-        .collect::<String>();
-    let retry_after = retry_after(response.headers(), now);
-    let cookies = set_cookies(response.headers());
+    let head = Head::of(response.headers(), now);
     let mut body = Zeroizing::new(Vec::new());
     loop {
         match response.chunk().await {
@@ -289,7 +281,7 @@ async fn read_response(
                 return Err(VendorError::BadResponse {
                     endpoint,
                     status: status.as_u16(),
-                    content_type,
+                    content_type: head.content_type,
                     reason: "body too large",
                 });
             }
@@ -301,6 +293,39 @@ async fn read_response(
             }
         }
     }
+    interpret(status, head, &body, plan, endpoint, now)
+}
+
+/// What is read from a vendor answer's headers before its body.
+pub(crate) struct Head {
+    content_type: String,
+    retry_after: Option<StdDuration>,
+    cookies: Vec<(String, SecretString)>,
+}
+
+impl Head {
+    pub(crate) fn of(headers: &HeaderMap, now: DateTime<Utc>) -> Self {
+        let content_type = headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .chars()
+            .take(100)
+            .collect::<String>();
+        Self { content_type, retry_after: retry_after(headers, now), cookies: set_cookies(headers) }
+    }
+}
+
+/// A whole vendor answer (status, headers, body) as a token grant or a typed error.
+pub(crate) fn interpret(
+    status: reqwest::StatusCode,
+    head: Head,
+    body: &[u8],
+    plan: &Plan,
+    endpoint: Endpoint,
+    now: DateTime<Utc>,
+) -> Result<TokenGrant, VendorError> {
+    let Head { content_type, retry_after, cookies } = head;
     let code = status.as_u16();
     if status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
         return Err(VendorError::Unavailable {
@@ -311,7 +336,7 @@ async fn read_response(
         });
     }
     if status.is_client_error() {
-        let vendor_code = error_code(&body);
+        let vendor_code = error_code(body);
         if vendor_code.as_deref().is_some_and(|c| c.starts_with("invalid_grant")) {
             return Err(VendorError::InvalidGrant { endpoint, status: code });
         }
@@ -321,7 +346,7 @@ async fn read_response(
     if !status.is_success() {
         return Err(VendorError::BadResponse { endpoint, status: code, content_type, reason: "unexpected status" });
     }
-    let mut grant = parse_token_body(&body, now, plan.default_lifetime, plan.refresh_token_lifetime)
+    let mut grant = parse_token_body(body, now, plan.default_lifetime, plan.refresh_token_lifetime)
         .map_err(|reason| VendorError::BadResponse { endpoint, status: code, content_type, reason })?;
     grant.cookies = cookies;
     Ok(grant)
