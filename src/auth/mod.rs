@@ -14,7 +14,7 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use crate::domain::{Authenticated, Role};
-use crate::ids::{ConnectionId, PrincipalId};
+use crate::ids::{ConnectionId, GrantPattern, PrincipalId};
 use crate::store::StoreError;
 
 /// An authenticated caller: what its key's last check found, shared with the key cache.
@@ -58,7 +58,15 @@ impl Caller {
 
     /// A service caller holding `grants`, as the fuzz targets check grant matching through.
     pub(crate) fn service(principal: PrincipalId, grants: Vec<GrantPattern>) -> Caller {
-        Caller { principal, key_id: String::new(), role: Role::Service, grants }
+        let found = Authenticated {
+            key_id: String::new(),
+            principal_id: principal,
+            role: Role::Service,
+            grants,
+            expires_at: None,
+            revoked_at: None,
+        };
+        Caller { found: Arc::new(found) }
     }
 
     pub fn is_admin(&self) -> bool {
