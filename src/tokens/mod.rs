@@ -21,6 +21,7 @@ use chrono::Utc;
 use secrecy::{ExposeSecret, SecretString};
 use thiserror::Error;
 
+use cache::Freshness;
 pub use freshness::Want;
 
 use crate::config::VendorLimits;
@@ -180,13 +181,32 @@ impl TokenService {
 
     /// The connection as cached, or read again when the cached copy is older than the TTL (or
     /// `trust_cache` is false). While the database is unreachable the cached copy is used.
-    async fn current(&self, id: &ConnectionId, trust_cache: bool) -> Result<Arc<cache::Entry>, TokenError> {
+    async fn current(self: &Arc<Self>, id: &ConnectionId, trust_cache: bool) -> Result<Arc<cache::Entry>, TokenError> {
         let cached = self.cache.get(id.as_str());
-        if let Some((entry, true)) = &cached
+        if let Some((entry, freshness)) = &cached
             && trust_cache
         {
-            return Ok(entry.clone());
+            match freshness {
+                Freshness::Fresh => return Ok(entry.clone()),
+                // Read in the background while callers keep the answer from memory: a busy
+                // connection's re-check neither holds up a request nor runs once per caller.
+                Freshness::Recheck => {
+                    let (this, id, cached) = (Arc::clone(self), id.clone(), cached.clone());
+                    tokio::spawn(async move { this.reread(&id, cached).await });
+                    return Ok(entry.clone());
+                }
+                Freshness::Stale => {}
+            }
         }
+        self.reread(id, cached).await
+    }
+
+    /// Reads the row, keeping `cached` if the row has not changed (or cannot be read).
+    async fn reread(
+        &self,
+        id: &ConnectionId,
+        cached: Option<(Arc<cache::Entry>, Freshness)>,
+    ) -> Result<Arc<cache::Entry>, TokenError> {
         let read = self.store.get_connection(id);
         // With a copy in hand, a database that is down or slow must not hold the caller up.
         let read = if cached.is_some() { self.store.recheck(read).await } else { read.await };
