@@ -29,7 +29,7 @@ const UNMATCHED: &str = "unmatched";
 /// The process-wide series, then the gauges read from the database for this scrape.
 pub async fn render(handle: Option<PrometheusHandle>, State(state): State<AppState>) -> Response {
     let mut body = handle.map_or_else(String::new, |h| {
-        // No background upkeep thread: histograms are compacted when scraped.
+        // Folds in the samples since the last upkeep (recorder.rs runs it every few seconds).
         h.run_upkeep();
         h.render()
     });

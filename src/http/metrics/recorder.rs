@@ -1,6 +1,13 @@
 //! The process-wide recorder: histogram buckets, a HELP line for every family, build info.
 
+use std::time::Duration;
+
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Histogram samples queue in the recorder until upkeep folds them into their buckets: without
+/// it they pile up between scrapes, 8 bytes and more a request, without bound if nobody
+/// scrapes (`bench/hot_path.sh` saw the peak RSS reach 98 MiB in 60 s of load).
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
 /// API answers range from well under a millisecond (a cached token) to a vendor call's
 /// timeout (10 s by default, 30 s for a whole request).
@@ -99,6 +106,17 @@ pub fn install() -> Option<PrometheusHandle> {
         });
     match builder.and_then(PrometheusBuilder::install_recorder) {
         Ok(handle) => {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                let upkeep = handle.clone();
+                runtime.spawn(async move {
+                    let mut every = tokio::time::interval(UPKEEP_EVERY);
+                    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    loop {
+                        every.tick().await;
+                        upkeep.run_upkeep();
+                    }
+                });
+            }
             describe();
             metrics::gauge!("tokenbroker_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
             Some(handle)
