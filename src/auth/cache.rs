@@ -153,7 +153,8 @@ impl AuthCache {
                 return Err(self.failed_attempt(source));
             }
         }
-        match self.check_now(store, hash).await {
+        // Boxed: the cached path above should not carry (and move) the query's state.
+        match Box::pin(self.check_now(store, hash)).await {
             Outcome::Found(found) => self.vouch(found, source),
             Outcome::Unknown => Err(self.failed_attempt(source)),
             Outcome::Unreachable => Err(AuthError::Unavailable),

@@ -142,6 +142,13 @@ impl TokenService {
         }
         self.check_rejected_age(&entry, &want)?;
         check_backoff(&entry.record, &want)?;
+        // Boxed: the hot path above should not carry (and move) the refresh's large state.
+        Box::pin(self.refresh_in_turn(id, want)).await
+    }
+
+    /// Waits for this process's turn at the connection, then refreshes unless the one before
+    /// already got what the caller wants.
+    async fn refresh_in_turn(self: &Arc<Self>, id: &ConnectionId, want: Want) -> Result<IssuedToken, TokenError> {
         let _turn = self.flights.enter(id.as_str()).await;
         // The refresher ahead of us in this process has usually just written a new token.
         let entry = self.current(id, false).await?;
@@ -198,7 +205,8 @@ impl TokenService {
                 Freshness::Stale => {}
             }
         }
-        self.reread(id, cached).await
+        // Boxed: only a connection read from the database carries the read's state.
+        Box::pin(self.reread(id, cached)).await
     }
 
     /// Reads the row, keeping `cached` if the row has not changed (or cannot be read).
