@@ -5,11 +5,12 @@
 //! - refresh-ahead: the connections still in the tally (used within about the last minute)
 //!   have their `last_used_at` written by each refresh-ahead pass.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use foldhash::HashMap;
 use serde_json::json;
 use tokio::sync::watch;
 

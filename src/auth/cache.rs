@@ -11,7 +11,7 @@
 //! requests that need one are answered 503 at once while a background probe (one at a time)
 //! finds out when it is back.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -99,10 +99,10 @@ impl AuthCache {
         Self {
             base: Instant::now(),
             ttl,
-            entries: RwLock::new(HashMap::new()),
+            entries: RwLock::new(HashMap::default()),
             changed_at: AtomicU64::new(0),
             recheck_before: AtomicU64::new(0),
-            flights: Mutex::new(HashMap::new()),
+            flights: Mutex::new(HashMap::default()),
             unknown: UnknownKeys::new(ttl),
             unreachable: AtomicBool::new(false),
             probing: AtomicBool::new(false),

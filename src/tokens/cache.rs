@@ -8,7 +8,7 @@
 //! evicts it before the answer is sent. While the database is unreachable a cached token that
 //! still satisfies the caller is served.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -60,7 +60,7 @@ const FLOOR_LIFE: Duration = Duration::from_secs(30);
 
 impl TokenCache {
     pub fn new(ttl: Duration) -> Self {
-        Self { ttl, slots: RwLock::new(HashMap::new()), floors: RwLock::new(HashMap::new()) }
+        Self { ttl, slots: RwLock::new(HashMap::default()), floors: RwLock::new(HashMap::default()) }
     }
 
     /// The entry and how it may be used. Of the callers that find it past half its TTL,

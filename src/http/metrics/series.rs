@@ -3,7 +3,7 @@
 //! label) and compares it with the registry's on every call: about a tenth of an empty
 //! answer's instructions (`bench/instructions.sh`). Here a request costs one hash of its route.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::RwLock;
 
 use metrics::{Counter, Histogram};
