@@ -38,6 +38,10 @@ pub const CHECK_DEADLINE: Duration = Duration::from_secs(5);
 /// While the database is failing, how often it is probed (by a check of whichever key is
 /// asked for next): requests meanwhile are answered 503 at once instead of each waiting.
 const PROBE_INTERVAL: Duration = Duration::from_millis(250);
+/// A probe still waiting after this no longer holds the next one back: it may be stuck on a
+/// pooled connection that a partition killed (its packets vanish, so it waits out
+/// [`CHECK_DEADLINE`]) while a new connection would get through at once.
+const PROBE_STALL: Duration = Duration::from_secs(1);
 
 /// What the broker was started with.
 #[derive(Debug, Clone, Copy)]
@@ -63,6 +67,9 @@ pub struct AuthCache {
     unknown: UnknownKeys,
     /// The last check could not reach the database: until one does, checks run one at a time.
     unreachable: AtomicBool,
+    /// When the latest check that reached the database began: an older check that fails
+    /// later (a stalled probe) does not mark the database unreachable again.
+    reached: AtomicU64,
     probing: AtomicBool,
     last_probe: AtomicU64,
     principals: PrincipalLimiter,
@@ -105,6 +112,7 @@ impl AuthCache {
             flights: Mutex::new(HashMap::default()),
             unknown: UnknownKeys::new(ttl),
             unreachable: AtomicBool::new(false),
+            reached: AtomicU64::new(0),
             probing: AtomicBool::new(false),
             last_probe: AtomicU64::new(0),
             principals: PrincipalLimiter::new(LimitName::Principal, settings.principals),
@@ -202,12 +210,15 @@ impl AuthCache {
         }
     }
 
-    /// While the database is failing: one check at a time, at most one every
-    /// [`PROBE_INTERVAL`], whoever's key it is.
+    /// While the database is failing: one check at a time (unless it has stalled for
+    /// [`PROBE_STALL`]), at most one every [`PROBE_INTERVAL`], whoever's key it is.
     fn probe(self: &Arc<Self>, store: &Store, hash: KeyHash) {
         let now = self.now();
         let last = self.last_probe.load(Ordering::SeqCst);
-        if now.saturating_sub(last) < ticks_of(PROBE_INTERVAL) || self.probing.swap(true, Ordering::SeqCst) {
+        let since = now.saturating_sub(last);
+        if since < ticks_of(PROBE_INTERVAL)
+            || (self.probing.swap(true, Ordering::SeqCst) && since < ticks_of(PROBE_STALL))
+        {
             return;
         }
         self.last_probe.store(now, Ordering::SeqCst);
@@ -254,7 +265,11 @@ impl AuthCache {
     /// Keeps what a check that began at `started` found, unless something newer is known.
     fn record(&self, hash: KeyHash, started: Ticks, outcome: &Outcome) {
         let reachable = !matches!(outcome, Outcome::Unreachable);
-        if self.unreachable.swap(!reachable, Ordering::SeqCst) == reachable {
+        if reachable {
+            self.reached.fetch_max(started, Ordering::SeqCst);
+        }
+        let overtaken = !reachable && self.reached.load(Ordering::SeqCst) > started;
+        if !overtaken && self.unreachable.swap(!reachable, Ordering::SeqCst) == reachable {
             if reachable {
                 tracing::info!("API keys are verified against the database again");
             } else {
