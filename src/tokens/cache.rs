@@ -1,15 +1,12 @@
 //! Tokens in memory: the answer to a token request, built once per row generation, so a
 //! cached token is answered without touching the database.
 //!
-//! Coherence: an entry is re-checked against the row within `ttl` (≤ 5 s): in the background
-//! by one caller once it is half that old, so the callers meanwhile keep the answer from
-//! memory, or by the caller itself once it is older (no traffic kept it fresh); a change
+//! Coherence: an entry is re-checked against the row after `ttl` (≤ 5 s); a change
 //! notification with a newer generation evicts it; a change through this replica replaces or
 //! evicts it before the answer is sent. While the database is unreachable a cached token that
 //! still satisfies the caller is served.
 
 use foldhash::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -26,25 +23,6 @@ pub struct Entry {
 struct Slot {
     entry: Arc<Entry>,
     checked: Instant,
-    /// A caller has been told to re-check it in the background.
-    rechecking: AtomicBool,
-}
-
-impl Slot {
-    fn new(entry: Arc<Entry>) -> Self {
-        Self { entry, checked: Instant::now(), rechecking: AtomicBool::new(false) }
-    }
-}
-
-/// How an entry may be used, by the time since it was last checked against its row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Freshness {
-    /// Checked within half the TTL, or a re-check is under way.
-    Fresh,
-    /// Past half the TTL: usable, and this caller is the one to start its re-check.
-    Recheck,
-    /// Past the TTL: the row must be read before the entry is trusted.
-    Stale,
 }
 
 pub struct TokenCache {
@@ -63,21 +41,10 @@ impl TokenCache {
         Self { ttl, slots: RwLock::new(HashMap::default()), floors: RwLock::new(HashMap::default()) }
     }
 
-    /// The entry and how it may be used. Of the callers that find it past half its TTL,
-    /// exactly one is told to re-check it; a re-check that fails leaves it to become stale.
-    pub fn get(&self, id: &str) -> Option<(Arc<Entry>, Freshness)> {
+    /// The entry and whether it was checked within `ttl`.
+    pub fn get(&self, id: &str) -> Option<(Arc<Entry>, bool)> {
         let slots = self.slots.read().unwrap_or_else(|p| p.into_inner());
-        slots.get(id).map(|s| {
-            let age = s.checked.elapsed();
-            let freshness = if age >= self.ttl {
-                Freshness::Stale
-            } else if age >= self.ttl / 2 && !s.rechecking.swap(true, Ordering::AcqRel) {
-                Freshness::Recheck
-            } else {
-                Freshness::Fresh
-            };
-            (s.entry.clone(), freshness)
-        })
+        slots.get(id).map(|s| (s.entry.clone(), s.checked.elapsed() < self.ttl))
     }
 
     /// Caches `entry` unless a newer generation of the row is known.
@@ -91,14 +58,13 @@ impl TokenCache {
         if slots.get(id).is_some_and(|s| s.entry.record.generation > generation) {
             return;
         }
-        slots.insert(id.to_owned(), Slot::new(entry));
+        slots.insert(id.to_owned(), Slot { entry, checked: Instant::now() });
     }
 
     /// The row was read again and had not changed.
     pub fn confirm(&self, id: &str) {
         if let Some(slot) = self.slots.write().unwrap_or_else(|p| p.into_inner()).get_mut(id) {
             slot.checked = Instant::now();
-            slot.rechecking.store(false, Ordering::Release);
         }
     }
 
@@ -128,65 +94,5 @@ impl TokenCache {
         for slot in self.slots.write().unwrap_or_else(|p| p.into_inner()).values_mut() {
             slot.checked = stale;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::{ConnectionStatus, TokenMeta};
-    use crate::ids::ConnectionId;
-
-    fn entry(generation: i64) -> Arc<Entry> {
-        let record = ConnectionRecord {
-            id: ConnectionId::parse("id", "c").unwrap(),
-            provider: "qubs".into(),
-            description: String::new(),
-            config: serde_json::json!({}),
-            secret_names: vec![],
-            secrets: vec![],
-            status: ConnectionStatus::Active,
-            token: None,
-            token_meta: TokenMeta::default(),
-            last_error: None,
-            failure_count: 0,
-            retry_not_before: None,
-            last_used_at: None,
-            generation,
-            created_at: chrono::Utc::now(),
-            updated_at: chrono::Utc::now(),
-        };
-        Arc::new(Entry { record, token: None })
-    }
-
-    fn freshness(cache: &TokenCache) -> Freshness {
-        cache.get("c").map(|(_, f)| f).unwrap()
-    }
-
-    /// Past half the TTL one caller, and only one, is sent to re-check; the rest keep using the
-    /// entry until the re-check confirms or replaces it, or the TTL runs out.
-    #[test]
-    fn one_caller_rechecks_past_half_the_ttl_and_the_ttl_still_bounds_use() {
-        let ttl = Duration::from_millis(200);
-        let cache = TokenCache::new(ttl);
-        cache.put("c", entry(1));
-        assert_eq!(freshness(&cache), Freshness::Fresh);
-
-        std::thread::sleep(ttl / 2);
-        assert_eq!(freshness(&cache), Freshness::Recheck);
-        assert_eq!(freshness(&cache), Freshness::Fresh, "a second caller does not re-check too");
-        cache.confirm("c");
-        assert_eq!(freshness(&cache), Freshness::Fresh);
-
-        std::thread::sleep(ttl / 2);
-        assert_eq!(freshness(&cache), Freshness::Recheck, "after a confirmation, the next re-check is due again");
-        // That re-check failed (the database was down): nobody else re-checks in the
-        // background, and past the TTL every caller must read the row.
-        std::thread::sleep(ttl / 2);
-        assert_eq!(freshness(&cache), Freshness::Stale);
-        assert_eq!(freshness(&cache), Freshness::Stale);
-
-        cache.put("c", entry(2));
-        assert_eq!(freshness(&cache), Freshness::Fresh, "a new generation starts afresh");
     }
 }

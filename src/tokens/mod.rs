@@ -21,7 +21,6 @@ use chrono::Utc;
 use secrecy::{ExposeSecret, SecretString};
 use thiserror::Error;
 
-use cache::Freshness;
 pub use freshness::Want;
 
 use crate::config::VendorLimits;
@@ -188,22 +187,12 @@ impl TokenService {
 
     /// The connection as cached, or read again when the cached copy is older than the TTL (or
     /// `trust_cache` is false). While the database is unreachable the cached copy is used.
-    async fn current(self: &Arc<Self>, id: &ConnectionId, trust_cache: bool) -> Result<Arc<cache::Entry>, TokenError> {
+    async fn current(&self, id: &ConnectionId, trust_cache: bool) -> Result<Arc<cache::Entry>, TokenError> {
         let cached = self.cache.get(id.as_str());
-        if let Some((entry, freshness)) = &cached
+        if let Some((entry, true)) = &cached
             && trust_cache
         {
-            match freshness {
-                Freshness::Fresh => return Ok(entry.clone()),
-                // Read in the background while callers keep the answer from memory: a busy
-                // connection's re-check neither holds up a request nor runs once per caller.
-                Freshness::Recheck => {
-                    let (this, id, cached) = (Arc::clone(self), id.clone(), cached.clone());
-                    tokio::spawn(async move { this.reread(&id, cached).await });
-                    return Ok(entry.clone());
-                }
-                Freshness::Stale => {}
-            }
+            return Ok(entry.clone());
         }
         // Boxed: only a connection read from the database carries the read's state.
         Box::pin(self.reread(id, cached)).await
@@ -213,7 +202,7 @@ impl TokenService {
     async fn reread(
         &self,
         id: &ConnectionId,
-        cached: Option<(Arc<cache::Entry>, Freshness)>,
+        cached: Option<(Arc<cache::Entry>, bool)>,
     ) -> Result<Arc<cache::Entry>, TokenError> {
         let read = self.store.get_connection(id);
         // With a copy in hand, a database that is down or slow must not hold the caller up.
