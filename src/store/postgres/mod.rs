@@ -27,6 +27,13 @@ const SIDE_CONNECTIONS: u32 = 3;
 /// Connections the pool opens while the start-up check makes its own.
 const STARTUP_CONNECTIONS: usize = 2;
 
+/// A pooled connection idle for longer than this is pinged before it is handed out; one used
+/// more recently is taken as it is. sqlx's default pings at every hand-out: a round trip to
+/// the database added to every query, which is what a request waiting for a key check (or a
+/// refresh waiting for its lease) pays for on a distant or slow link. A connection broken
+/// since its last use (the server restarted) fails that one query as unavailable.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
+
 /// How long a caller waits for a pooled database connection before the request fails fast.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -44,6 +51,21 @@ pub struct PgStore {
     checked: std::sync::Arc<std::sync::Mutex<Option<sqlx::PgConnection>>>,
 }
 
+fn pool_options(max_connections: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > PING_IF_IDLE_FOR {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
+}
+
 impl PgStore {
     pub fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         let options: PgConnectOptions =
@@ -57,14 +79,8 @@ impl PgStore {
         );
         // Notices (`relation "_sqlx_migrations" already exists, skipping`) are not news.
         let options = options.application_name("tokenbroker").options([("client_min_messages", "warning")]);
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections.max(2))
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_lazy_with(options.clone());
-        let side = PgPoolOptions::new()
-            .max_connections(SIDE_CONNECTIONS)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_lazy_with(options.clone());
+        let pool = pool_options(max_connections.max(2)).connect_lazy_with(options.clone());
+        let side = pool_options(SIDE_CONNECTIONS).connect_lazy_with(options.clone());
         Ok(Self { options: std::sync::Arc::new(options.clone()), pool, side, location, checked: Default::default() })
     }
 

@@ -89,31 +89,39 @@ async fn a_replica_with_a_slow_database_refuses_a_revoked_key_within_5_seconds()
     let mut answers = Vec::new();
     loop {
         let a = ask(&rig.there).await;
-        let refused = a.status != 200;
+        let status = a.status;
         answers.push(a);
-        if refused {
+        if status == 401 {
             break;
         }
+        // A check that needs a new pooled connection pays a TLS handshake over the slow link
+        // too, and may run past its deadline: 503 then (B could not tell), never a 200 late.
+        assert!(status == 200 || status == 503, "replica B answered {status} to a revoked key");
         assert!(
             revoked_at.elapsed() < BOUND * 3,
-            "replica B still accepts the key {:?} after its revocation",
+            "replica B has not said the key is revoked {:?} after its revocation",
             revoked_at.elapsed()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_none_accepted_after_the_bound(&answers, revoked_at);
-    let last = answers.last().expect("an answer");
-    // The database is slow, not gone: B finds out, and says what the key is.
-    crate::auth::assert_unauthenticated(&last.resp);
-    // One check through the slow link (two round trips at most) past the bound.
+    for a in answers.iter().filter(|a| a.status == 503) {
+        assert_problem(&a.resp, 503, "unavailable");
+    }
+    let first_refusal = answers.iter().find(|a| a.status != 200).expect("a refusal");
+    // One check through the slow link (a few round trips at most) past the bound.
     let allowed = BOUND + Duration::from_secs(3);
     assert!(
-        last.answered - revoked_at <= allowed,
+        first_refusal.answered - revoked_at <= allowed,
         "replica B refused the revoked key {:?} after the revocation (allowed {allowed:?})",
-        last.answered - revoked_at
+        first_refusal.answered - revoked_at
     );
+    // The database is slow, not gone: B finds out, and says what the key is.
+    let last = answers.last().expect("an answer");
+    crate::auth::assert_unauthenticated(&last.resp);
     eprintln!(
-        "slow database: refused {:?} after the revocation ({} answers)",
+        "slow database: refused {:?} and said unauthenticated {:?} after the revocation ({} answers)",
+        first_refusal.answered - revoked_at,
         last.answered - revoked_at,
         answers.len()
     );
