@@ -41,6 +41,12 @@ macro_rules! id_type {
                 }
             }
 
+            /// [`Self::parse`] without a copy, for a value the caller already owns (a path
+            /// segment on the hot path).
+            pub fn parse_owned(field: &str, value: String) -> Result<Self, ValidationErrors> {
+                if is_valid_id(&value) { Ok(Self(value)) } else { Err(ValidationErrors::single(field, ID_RULE)) }
+            }
+
             pub fn as_str(&self) -> &str {
                 &self.0
             }

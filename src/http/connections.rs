@@ -113,7 +113,7 @@ async fn get_connection(
     Path(id): Path<String>,
 ) -> Result<Json<ConnectionView>, ApiError> {
     caller.require_admin()?;
-    let id = connection_id(&id)?;
+    let id = connection_id(id)?;
     Ok(Json(state.admin.get_connection(&id).await?.into()))
 }
 
@@ -171,7 +171,7 @@ async fn update_connection(
     body: Bytes,
 ) -> Result<Json<ConnectionView>, ApiError> {
     caller.require_admin()?;
-    let id = connection_id(&id)?;
+    let id = connection_id(id)?;
     let req: UpdateConnection = json_body(&headers, &body)?;
     let patch = ConnectionPatch {
         description: req.description.as_deref(),
@@ -208,7 +208,7 @@ async fn replace_secrets(
     body: Bytes,
 ) -> Result<Json<ConnectionView>, ApiError> {
     caller.require_admin()?;
-    let id = connection_id(&id)?;
+    let id = connection_id(id)?;
     let req: ReplaceSecrets = json_body(&headers, &body)?;
     let record = state.admin.replace_secrets(caller.principal(), &id, &req.secrets).await?;
     Ok(Json(record.into()))
@@ -226,7 +226,7 @@ async fn delete_connection(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require_admin()?;
-    let id = connection_id(&id)?;
+    let id = connection_id(id)?;
     state.admin.delete_connection(caller.principal(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

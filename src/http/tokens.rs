@@ -31,8 +31,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// A path id that cannot be valid names no connection.
-pub(super) fn connection_id(raw: &str) -> Result<ConnectionId, ApiError> {
-    ConnectionId::parse("id", raw).map_err(|_| ApiError::not_found("connection"))
+pub(super) fn connection_id(raw: String) -> Result<ConnectionId, ApiError> {
+    ConnectionId::parse_owned("id", raw).map_err(|_| ApiError::not_found("connection"))
 }
 
 /// A current access token for the connection, with at least `min_ttl` seconds left (see the
@@ -55,7 +55,7 @@ async fn get_token(
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let id = connection_id(&id)?;
+    let id = connection_id(id)?;
     caller.require_token_access(&id)?;
     let min_ttl = min_ttl(query.as_deref())?;
     let token = counted(state.tokens.token(&id, Want::Fresh { min_ttl }).await)?;
@@ -95,7 +95,7 @@ async fn refresh_token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let id = connection_id(&id)?;
+    let id = connection_id(id)?;
     caller.require_token_access(&id)?;
     let request: Option<RefreshRequest> = optional_json_body(&headers, &body)?;
     let Some(rejected) = request.and_then(|r| r.rejected_access_token) else {
@@ -145,7 +145,8 @@ fn answer(state: &AppState, caller: &Caller, token: IssuedToken) -> Response {
 /// The `TokenResponse` JSON: the token's fixed part, with `expires_in` as of now.
 fn body(token: &IssuedToken) -> Option<Vec<u8>> {
     let fixed = rendered(token)?.expose_secret();
-    let expires_in = (token.expires_at - Utc::now()).num_seconds().max(0).to_string();
+    let mut seconds = itoa::Buffer::new();
+    let expires_in = seconds.format(token.lifetime.seconds_left(crate::tokens::now_ms()));
     // The fixed part ends with its object's `}`: `expires_in` goes in before it.
     let mut body = Vec::with_capacity(fixed.len() + EXPIRES_IN.len() + expires_in.len());
     body.extend_from_slice(&fixed[..fixed.len() - 1]);
@@ -216,6 +217,7 @@ mod tests {
             access_token: SecretString::from("t\"\\"),
             token_type: "Bearer".into(),
             expires_at,
+            lifetime: crate::tokens::Lifetime { obtained: 0, expires: expires_at.timestamp_millis() },
             headers: vec![("Authorization".to_owned(), SecretString::from("Bearer t\"\\"))],
             api_base_url: Some("https://api.example.com".into()),
             rendered: Default::default(),
@@ -246,6 +248,7 @@ mod tests {
             access_token: SecretString::from("t"),
             token_type: "Bearer".into(),
             expires_at: Utc::now() - chrono::Duration::seconds(5),
+            lifetime: crate::tokens::Lifetime { obtained: 0, expires: crate::tokens::now_ms() - 5_000 },
             headers: vec![],
             api_base_url: None,
             rendered: Default::default(),

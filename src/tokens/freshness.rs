@@ -6,6 +6,34 @@ use subtle::ConstantTimeEq;
 
 use crate::credentials::AccessToken;
 
+/// Milliseconds since the Unix epoch. The hot path compares these, where chrono's calendar
+/// arithmetic (a date from the clock, then a subtraction of dates) cost hundreds of
+/// instructions per request, several times over.
+pub type UnixMs = i64;
+
+pub fn now_ms() -> UnixMs {
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A token's lifetime, worked out once per stored token.
+#[derive(Clone, Copy, Debug)]
+pub struct Lifetime {
+    pub obtained: UnixMs,
+    pub expires: UnixMs,
+}
+
+impl Lifetime {
+    pub fn of(access: &AccessToken) -> Self {
+        Self { obtained: access.obtained_at.timestamp_millis(), expires: access.expires_at.timestamp_millis() }
+    }
+
+    /// Whole seconds left at `now` (none once it has expired).
+    pub fn seconds_left(&self, now: UnixMs) -> i64 {
+        (self.expires.saturating_sub(now) / 1000).max(0)
+    }
+}
+
 /// What the caller needs from the token.
 pub enum Want {
     /// At least `min_ttl` seconds left, except that a token younger than half its lifetime
@@ -22,14 +50,19 @@ impl Want {
     /// Judged to the millisecond: with whole seconds a 3 s token would count as "younger than
     /// half its lifetime" until it is 2 s old.
     pub fn satisfied_by(&self, access: &AccessToken, now: DateTime<Utc>) -> bool {
-        let remaining = (access.expires_at - now).num_milliseconds();
+        self.satisfied(access, Lifetime::of(access), now.timestamp_millis())
+    }
+
+    /// [`Self::satisfied_by`] with `access`'s lifetime worked out beforehand.
+    pub fn satisfied(&self, access: &AccessToken, life: Lifetime, now: UnixMs) -> bool {
+        let remaining = life.expires.saturating_sub(now);
         if remaining <= 0 {
             return false;
         }
         match self {
             Want::Fresh { min_ttl } => {
-                let lifetime = (access.expires_at - access.obtained_at).num_milliseconds();
-                let age = (now - access.obtained_at).num_milliseconds();
+                let lifetime = life.expires.saturating_sub(life.obtained);
+                let age = now.saturating_sub(life.obtained);
                 remaining >= min_ttl.saturating_mul(1000) || age.saturating_mul(2) < lifetime
             }
             Want::ReplaceIfCurrent(rejected) => {

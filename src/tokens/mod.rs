@@ -21,7 +21,7 @@ use chrono::Utc;
 use secrecy::{ExposeSecret, SecretString};
 use thiserror::Error;
 
-pub use freshness::Want;
+pub use freshness::{Lifetime, Want, now_ms};
 
 use crate::config::VendorLimits;
 use crate::credentials::{AccessToken, CredentialsError, Owner, TokenState, Vault};
@@ -72,6 +72,8 @@ pub struct TokenAnswer {
     pub access_token: SecretString,
     pub token_type: String,
     pub expires_at: chrono::DateTime<Utc>,
+    /// `expires_at` and when it was obtained, for the hot path's arithmetic.
+    pub lifetime: freshness::Lifetime,
     /// Everything a caller must send to the vendor's API, `Authorization` first.
     pub headers: Vec<(String, SecretString)>,
     pub api_base_url: Option<String>,
@@ -508,7 +510,9 @@ fn issue(
         };
         headers.push((name.clone(), value));
     }
+    let lifetime = freshness::Lifetime::of(&access);
     Ok(Arc::new(TokenAnswer {
+        lifetime,
         connection_id: record.id.clone(),
         access_token: access.token,
         token_type: access.token_type,
@@ -560,7 +564,7 @@ fn answer(entry: &cache::Entry, want: &Want) -> Result<Option<IssuedToken>, Toke
     Ok(entry
         .token
         .as_ref()
-        .filter(|(access, _)| want.satisfied_by(access, Utc::now()))
+        .filter(|(access, issued)| want.satisfied(access, issued.lifetime, freshness::now_ms()))
         .map(|(_, issued)| issued.clone()))
 }
 
