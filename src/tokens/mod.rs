@@ -15,12 +15,13 @@ mod cache;
 mod freshness;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use secrecy::{ExposeSecret, SecretString};
 use thiserror::Error;
 
+use cache::Freshness;
 pub use freshness::{Lifetime, Want, now_ms};
 
 use crate::config::VendorLimits;
@@ -189,40 +190,57 @@ impl TokenService {
 
     /// The connection as cached, or read again when the cached copy is older than the TTL (or
     /// `trust_cache` is false). While the database is unreachable the cached copy is used.
-    async fn current(&self, id: &ConnectionId, trust_cache: bool) -> Result<Arc<cache::Entry>, TokenError> {
-        let cached = self.cache.get(id.as_str());
-        if let Some((entry, true)) = &cached
+    async fn current(self: &Arc<Self>, id: &ConnectionId, trust_cache: bool) -> Result<Arc<cache::Entry>, TokenError> {
+        let cached = self.cache.get(id.as_str()).map(|(entry, freshness)| {
+            if trust_cache && freshness == Freshness::Recheck {
+                self.recheck_in_background(id, &entry);
+            }
+            (entry, freshness)
+        });
+        if let Some((entry, Freshness::Fresh | Freshness::Recheck)) = &cached
             && trust_cache
         {
             return Ok(entry.clone());
         }
         // Boxed: only a connection read from the database carries the read's state.
-        Box::pin(self.reread(id, cached)).await
+        Box::pin(self.reread(id, cached.map(|(entry, _)| entry), true)).await
+    }
+
+    /// One read of the row while callers keep the answer from memory: a busy connection's
+    /// re-check neither holds up a request nor runs once per caller. No caller waits for it,
+    /// so it is not cut short (a query cut off mid-way costs the pool its connection).
+    fn recheck_in_background(self: &Arc<Self>, id: &ConnectionId, entry: &Arc<cache::Entry>) {
+        let (this, id, entry) = (Arc::clone(self), id.clone(), Arc::clone(entry));
+        tokio::spawn(async move { this.reread(&id, Some(entry), false).await });
     }
 
     /// Reads the row, keeping `cached` if the row has not changed (or cannot be read).
+    /// `waited_for`: a caller is waiting, so with a copy in hand a slow read is given up.
     async fn reread(
         &self,
         id: &ConnectionId,
-        cached: Option<(Arc<cache::Entry>, bool)>,
+        cached: Option<Arc<cache::Entry>>,
+        waited_for: bool,
     ) -> Result<Arc<cache::Entry>, TokenError> {
+        let started = Instant::now();
         let read = self.store.get_connection(id);
         // With a copy in hand, a database that is down or slow must not hold the caller up.
-        let read = if cached.is_some() { self.store.recheck(read).await } else { read.await };
+        let read = if cached.is_some() && waited_for { self.store.recheck(read).await } else { read.await };
+        let took = started.elapsed();
         match read {
             Ok(record) => {
-                if let Some((entry, _)) = &cached
+                if let Some(entry) = &cached
                     && entry.record.generation == record.generation
                 {
-                    self.cache.confirm(id.as_str());
+                    self.cache.confirm(id.as_str(), took);
                     return Ok(entry.clone());
                 }
                 let entry = Arc::new(self.entry_for(record)?);
-                self.cache.put(id.as_str(), entry.clone());
+                self.cache.put(id.as_str(), entry.clone(), took);
                 Ok(entry)
             }
             Err(StoreError::Unavailable(err)) => match cached {
-                Some((entry, _)) => Ok(entry),
+                Some(entry) => Ok(entry),
                 None => Err(StoreError::Unavailable(err).into()),
             },
             Err(err) => {
@@ -278,7 +296,7 @@ impl TokenService {
             let entry = Arc::new(self.entry_for(record.clone())?);
             if let Some(token) = answer(&entry, want)? {
                 lease.release().await?;
-                self.cache.put(id.as_str(), entry);
+                self.cache.put(id.as_str(), entry, Duration::ZERO);
                 return Ok(token);
             }
         }
@@ -338,7 +356,11 @@ impl TokenService {
             let access = state.access.ok_or_else(|| TokenError::RefreshLost(id.clone()))?;
             tracing::info!(connection = %id, expires_at = %access.expires_at, "obtained a new token from the vendor");
             let issued = issue(&record, &plan, &secrets, access.clone())?;
-            self.cache.put(id.as_str(), Arc::new(cache::Entry { record, token: Some((access, issued.clone())) }));
+            self.cache.put(
+                id.as_str(),
+                Arc::new(cache::Entry { record, token: Some((access, issued.clone())) }),
+                Duration::ZERO,
+            );
             return Ok(issued);
         };
         // What changed before the failure (a spent refresh token dropped) is saved with it.
