@@ -137,6 +137,10 @@ impl TokenService {
     }
 
     pub async fn token(self: &Arc<Self>, id: &ConnectionId, want: Want) -> Result<IssuedToken, TokenError> {
+        if let Some(token) = self.cached_answer(id, &want) {
+            self.memory_answers.increment(1);
+            return Ok(token);
+        }
         let entry = self.current(id, true).await?;
         if let Some(token) = answer(&entry, &want)? {
             self.memory_answers.increment(1);
@@ -186,6 +190,21 @@ impl TokenService {
         LimitName::ConnectionRefresh.count_refusal();
         let retry_after = (self.rejected_min_age - age).to_std().unwrap_or_default();
         Err(TokenError::RateLimited(Refused { limit: LimitName::ConnectionRefresh, retry_after }))
+    }
+
+    /// The hot path: a cached answer that satisfies `want`, taken without holding the entry.
+    /// Anything else (no entry, a stale one, a token to replace, an error to report) is left to
+    /// the path through [`Self::current`].
+    fn cached_answer(self: &Arc<Self>, id: &ConnectionId, want: &Want) -> Option<IssuedToken> {
+        let (token, recheck) = self.cache.peek(id.as_str(), |entry, freshness| match freshness {
+            Freshness::Stale => (None, None),
+            Freshness::Fresh => (answer(entry, want).ok().flatten(), None),
+            Freshness::Recheck => (answer(entry, want).ok().flatten(), Some(Arc::clone(entry))),
+        })?;
+        if let Some(entry) = recheck {
+            self.recheck_in_background(id, &entry);
+        }
+        token
     }
 
     /// The connection as cached, or read again when the cached copy is older than the TTL (or
