@@ -34,11 +34,7 @@ macro_rules! id_type {
 
         impl $name {
             pub fn parse(field: &str, value: &str) -> Result<Self, ValidationErrors> {
-                if is_valid_id(value) {
-                    Ok(Self(value.to_owned()))
-                } else {
-                    Err(ValidationErrors::single(field, ID_RULE))
-                }
+                Self::parse_owned(field, value.to_owned())
             }
 
             /// [`Self::parse`] without a copy, for a value the caller already owns (a path
