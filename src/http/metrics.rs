@@ -81,16 +81,4 @@ pub fn count_token_error(err: &ApiError) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn standard_methods_keep_their_name_and_invented_ones_are_other() {
-        for name in ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"] {
-            assert_eq!(method_label(&Method::from_bytes(name.as_bytes()).unwrap()), name);
-        }
-        for invented in ["get", "PROPFIND", "BREW", &"X".repeat(20_000)] {
-            assert_eq!(method_label(&Method::from_bytes(invented.as_bytes()).unwrap()), "other", "{invented:.20}");
-        }
-    }
-}
+mod tests;
