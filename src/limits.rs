@@ -3,11 +3,14 @@
 
 use std::hash::Hash;
 use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use foldhash::HashMap;
 use governor::clock::{Clock as _, MonotonicClock};
 use governor::middleware::NoOpMiddleware;
 use governor::state::keyed::DashMapStateStore;
+use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 
 /// A limit as configured: `per_second` 0 turns it off.
@@ -115,5 +118,54 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
     /// Keys tracked (the failure limiter sweeps above a size).
     pub fn tracked(&self) -> usize {
         self.inner.as_ref().map_or(0, KeyedLimiter::len)
+    }
+}
+
+type DirectLimiter = RateLimiter<NotKeyed, InMemoryState, MonotonicClock, NoOpMiddleware<Instant>>;
+
+/// One limit per key, as cells that callers keep: whoever holds a key's [`Cell`] is admitted
+/// with one compare-and-swap, without hashing the key or locking a map on every request.
+/// Every holder of the same key's cell shares one allowance. Cells are never dropped, so the
+/// keys must come from a bounded set (principals, which only admins create).
+pub struct Cells<K: Hash + Eq + Clone> {
+    name: LimitName,
+    quota: Option<Quota>,
+    cells: Mutex<HashMap<K, Cell>>,
+}
+
+/// One key's allowance (no limit when the limit is off).
+#[derive(Clone)]
+pub struct Cell {
+    name: LimitName,
+    inner: Option<Arc<DirectLimiter>>,
+}
+
+impl<K: Hash + Eq + Clone> Cells<K> {
+    pub fn new(name: LimitName, rate: Rate) -> Self {
+        Self { name, quota: rate.quota(), cells: Mutex::new(HashMap::default()) }
+    }
+
+    /// `key`'s cell: the same allowance for everyone who asks for the same key.
+    pub fn cell(&self, key: &K) -> Cell {
+        let Some(quota) = self.quota else { return Cell { name: self.name, inner: None } };
+        let mut cells = self.cells.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(cell) = cells.get(key) {
+            return cell.clone();
+        }
+        let cell =
+            Cell { name: self.name, inner: Some(Arc::new(DirectLimiter::direct_with_clock(quota, MonotonicClock))) };
+        cells.insert(key.clone(), cell.clone());
+        cell
+    }
+}
+
+impl Cell {
+    /// Takes one request from the allowance, or says how long until there is one.
+    pub fn admit(&self) -> Result<(), Refused> {
+        let Some(limiter) = &self.inner else { return Ok(()) };
+        limiter.check().map_err(|not_until| {
+            self.name.count_refusal();
+            Refused { limit: self.name, retry_after: not_until.wait_time_from(limiter.clock().now()) }
+        })
     }
 }

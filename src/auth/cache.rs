@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use super::limits::{FailureLimiter, LimitName, PrincipalLimiter, Rate, Source};
+use super::limits::{Cell, FailureLimiter, LimitName, PrincipalLimits, Rate, Refused, Source};
 use super::unknown::UnknownKeys;
 use super::{AuthError, Caller, hash_key};
 use crate::domain::Authenticated;
@@ -72,13 +72,15 @@ pub struct AuthCache {
     reached: AtomicU64,
     probing: AtomicBool,
     last_probe: AtomicU64,
-    principals: PrincipalLimiter,
+    principals: PrincipalLimits,
     failures: FailureLimiter,
 }
 
 struct Entry {
     /// Shared with every caller it admits: the hot path copies a pointer, not the grants.
     found: Arc<Authenticated>,
+    /// The principal's allowance, so that admitting a request needs no look-up.
+    rate: Cell,
     /// When the check that read `found` began.
     checked: Ticks,
     /// A background re-check is under way.
@@ -115,7 +117,7 @@ impl AuthCache {
             reached: AtomicU64::new(0),
             probing: AtomicBool::new(false),
             last_probe: AtomicU64::new(0),
-            principals: PrincipalLimiter::new(LimitName::Principal, settings.principals),
+            principals: PrincipalLimits::new(LimitName::Principal, settings.principals),
             failures: FailureLimiter::new(settings.failures),
         }
     }
@@ -145,9 +147,10 @@ impl AuthCache {
                     if due {
                         self.refresh_in_background(store, hash, &entry.refreshing);
                     }
-                    let found = entry.found.clone();
+                    // Admitted under the read lock: the allowance is one compare-and-swap.
+                    let verdict = Caller::from_authenticated(entry.found.clone()).map(|c| (c, entry.rate.admit()));
                     drop(entries);
-                    return self.vouch(found, source);
+                    return self.vouched(verdict, source);
                 }
                 Some(_) => true,
                 None => false,
@@ -163,7 +166,10 @@ impl AuthCache {
         }
         // Boxed: the cached path above should not carry (and move) the query's state.
         match Box::pin(self.check_now(store, hash)).await {
-            Outcome::Found(found) => self.vouch(found, source),
+            Outcome::Found(found) => {
+                let rate = self.principals.cell(&found.principal_id);
+                self.vouched(Caller::from_authenticated(found).map(|c| (c, rate.admit())), source)
+            }
             Outcome::Unknown => Err(self.failed_attempt(source)),
             Outcome::Unreachable => Err(AuthError::Unavailable),
             Outcome::Failed => Err(AuthError::CheckFailed),
@@ -179,11 +185,15 @@ impl AuthCache {
         }
     }
 
-    /// A looked-up key: refused if revoked or expired (a failed attempt), else admitted
-    /// within its principal's limit.
-    fn vouch(&self, found: Arc<Authenticated>, source: Source) -> Result<Caller, AuthError> {
-        let caller = Caller::from_authenticated(found).map_err(|_| self.failed_attempt(source))?;
-        self.principals.admit(caller.principal()).map_err(AuthError::RateLimited)?;
+    /// A looked-up key's verdict: refused if revoked or expired (a failed attempt), else
+    /// admitted if its principal's allowance said so.
+    fn vouched(
+        &self,
+        verdict: Result<(Caller, Result<(), Refused>), AuthError>,
+        source: Source,
+    ) -> Result<Caller, AuthError> {
+        let (caller, admitted) = verdict.map_err(|_| self.failed_attempt(source))?;
+        admitted.map_err(AuthError::RateLimited)?;
         Ok(caller)
     }
 
@@ -283,8 +293,9 @@ impl AuthCache {
         let newer = entries.get(&hash).is_some_and(|e| e.checked >= started);
         match outcome {
             Outcome::Found(found) if !newer => {
-                entries
-                    .insert(hash, Entry { found: found.clone(), checked: started, refreshing: AtomicBool::new(false) });
+                let rate = self.principals.cell(&found.principal_id);
+                let entry = Entry { found: found.clone(), rate, checked: started, refreshing: AtomicBool::new(false) };
+                entries.insert(hash, entry);
                 drop(entries);
                 self.unknown.forget(&hash);
             }

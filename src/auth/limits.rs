@@ -8,14 +8,15 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
 use crate::ids::PrincipalId;
-pub use crate::limits::{LimitName, Limiter, Rate, Refused};
+pub use crate::limits::{Cell, Cells, LimitName, Limiter, Rate, Refused};
 
 /// Sources are unbounded (principals are not): once this many are tracked, the store is swept
 /// every `SWEEP_EVERY` failures, so addresses that come and go cannot grow it forever.
 const SWEEP_ABOVE: usize = 1024;
 const SWEEP_EVERY: u32 = 256;
 
-pub type PrincipalLimiter = Limiter<PrincipalId>;
+/// Each principal's allowance, kept by the key cache with the principal's keys.
+pub type PrincipalLimits = Cells<PrincipalId>;
 
 /// Failed authentications per source. Only failures count (a key's first use here is not
 /// one), but a source over its limit is refused before its next key is looked up, so a flood
@@ -104,6 +105,25 @@ mod tests {
         assert_eq!(refused.limit, LimitName::Principal);
         assert!(refused.retry_after > Duration::ZERO && refused.retry_after <= Duration::from_millis(500));
         limiter.admit(&"other".to_owned()).unwrap();
+    }
+
+    #[test]
+    fn every_holder_of_a_principals_cell_shares_one_allowance() {
+        let cells = PrincipalLimits::new(LimitName::Principal, Rate { per_second: 2, burst: 3 });
+        let svc = PrincipalId::parse("id", "svc").unwrap();
+        let (first, second) = (cells.cell(&svc), cells.cell(&svc));
+        first.admit().unwrap();
+        second.admit().unwrap();
+        first.admit().unwrap();
+        let refused = second.admit().unwrap_err();
+        assert_eq!(refused.limit, LimitName::Principal);
+        assert!(refused.retry_after > Duration::ZERO && refused.retry_after <= Duration::from_millis(500));
+        cells.cell(&PrincipalId::parse("id", "other").unwrap()).admit().unwrap();
+        let off = PrincipalLimits::new(LimitName::Principal, Rate { per_second: 0, burst: 0 });
+        let unlimited = off.cell(&svc);
+        for _ in 0..1000 {
+            unlimited.admit().unwrap();
+        }
     }
 
     #[test]
