@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
-use axum::http::{HeaderMap, request::Parts};
+use axum::http::{HeaderMap, HeaderValue, request::Parts};
 use serde::de::DeserializeOwned;
 
 use super::AppState;
@@ -21,13 +21,7 @@ impl FromRequestParts<AppState> for Caller {
         // Never echo or log the header: it is a credential even when malformed.
         let value = parts.headers.get(AUTHORIZATION).ok_or(AuthError::Missing)?;
         let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
-        let bearer = value.to_str().ok().and_then(|text| match text.trim().split_once(' ') {
-            Some((scheme, key)) if scheme.eq_ignore_ascii_case("bearer") => Some(key.trim()),
-            // `Bearer` and nothing else: a shell variable that was empty, not a wrong key.
-            None if text.trim().eq_ignore_ascii_case("bearer") => Some(""),
-            _ => None,
-        });
-        let Some(key) = bearer else {
+        let Some(key) = bearer(value) else {
             return Err(state.auth.failed_attempt(peer.map_or_else(Source::unknown, Source::of)).into());
         };
         if key.is_empty() {
@@ -36,6 +30,22 @@ impl FromRequestParts<AppState> for Caller {
         Ok(state.auth.authenticate(&state.store, key, peer).await?)
     }
 }
+
+/// The key in `Bearer <key>` (any case, spaces around it ignored); `Bearer` and nothing else
+/// is an empty key (a shell variable that was empty, not a wrong key).
+fn bearer(value: &HeaderValue) -> Option<&str> {
+    let (scheme, rest) = value.to_str().ok()?.trim().split_at_checked(BEARER.len())?;
+    if !scheme.eq_ignore_ascii_case(BEARER) {
+        return None;
+    }
+    match rest.as_bytes().first() {
+        None => Some(""),
+        Some(b' ') => Some(rest.trim_start()),
+        Some(_) => None,
+    }
+}
+
+const BEARER: &str = "bearer";
 
 /// Parses a JSON body: 400 when it is not JSON, 422 naming the field when a member is wrong.
 pub fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, ApiError> {
@@ -150,5 +160,17 @@ mod tests {
         assert_eq!(without_values(message), "wrong type, expected a map");
         assert!(nul_inside(&serde_json::json!({"a": {"b": "x\0"}}), String::new()).is_some_and(|f| f == "a.b"));
         assert_eq!(nul_inside(&serde_json::json!({"a": ["ok"]}), String::new()), None);
+    }
+
+    #[test]
+    fn the_bearer_scheme_in_any_case_with_spaces_around_the_key() {
+        let key = |raw: &'static str| bearer(&HeaderValue::from_static(raw)).map(str::to_owned);
+        assert_eq!(key("Bearer tb_k").as_deref(), Some("tb_k"));
+        assert_eq!(key("  bEARER   tb_k  ").as_deref(), Some("tb_k"));
+        assert_eq!(key("Bearer").as_deref(), Some(""), "an empty key, not a wrong scheme");
+        assert_eq!(key("bearer   ").as_deref(), Some(""));
+        for wrong in ["Basic dXNlcg==", "Bearerx tb_k", "Bearer\ttb_k", "Bear", "", "tb_k"] {
+            assert_eq!(key(wrong), None, "{wrong:?}");
+        }
     }
 }

@@ -130,8 +130,10 @@ fn min_ttl(query: Option<&str>) -> Result<i64, ApiError> {
 
 fn answer(state: &AppState, caller: &Caller, token: IssuedToken) -> Response {
     tracing::debug!(connection = %token.connection_id, principal = %caller.principal(), "token handed out");
-    state.usage.record(caller.principal(), &token.connection_id);
-    let Some(body) = body(&token) else { return ApiError::internal().into_response() };
+    // One clock reading for the tally and for `expires_in`.
+    let now = crate::tokens::now_ms();
+    state.usage.record(caller.principal(), &token.connection_id, now);
+    let Some(body) = body(&token, now) else { return ApiError::internal().into_response() };
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
@@ -143,10 +145,10 @@ fn answer(state: &AppState, caller: &Caller, token: IssuedToken) -> Response {
 }
 
 /// The `TokenResponse` JSON: the token's fixed part, with `expires_in` as of now.
-fn body(token: &IssuedToken) -> Option<Vec<u8>> {
+fn body(token: &IssuedToken, now: crate::tokens::UnixMs) -> Option<Vec<u8>> {
     let fixed = rendered(token)?.expose_secret();
     let mut seconds = itoa::Buffer::new();
-    let expires_in = seconds.format(token.lifetime.seconds_left(crate::tokens::now_ms()));
+    let expires_in = seconds.format(token.lifetime.seconds_left(now));
     // The fixed part ends with its object's `}`: `expires_in` goes in before it.
     let mut body = Vec::with_capacity(fixed.len() + EXPIRES_IN.len() + expires_in.len());
     body.extend_from_slice(&fixed[..fixed.len() - 1]);

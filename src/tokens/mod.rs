@@ -22,7 +22,7 @@ use secrecy::{ExposeSecret, SecretString};
 use thiserror::Error;
 
 use cache::Freshness;
-pub use freshness::{Lifetime, Want, now_ms};
+pub use freshness::{Lifetime, UnixMs, Want, now_ms};
 
 use crate::config::VendorLimits;
 use crate::credentials::{AccessToken, CredentialsError, Owner, TokenState, Vault};

@@ -27,7 +27,7 @@ fn the_rendered_answer_is_the_documented_token_response() {
         api_base_url: Some("https://api.example.com".into()),
     };
     for _ in 0..2 {
-        let json: serde_json::Value = serde_json::from_slice(&body(&token).unwrap()).unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body(&token, crate::tokens::now_ms()).unwrap()).unwrap();
         let expires_in = json["expires_in"].as_i64().unwrap();
         assert!((99..=100).contains(&expires_in), "{json}");
         assert_eq!(json, serde_json::to_value(documented(expires_in)).unwrap());
@@ -48,7 +48,7 @@ fn optional_fields_and_an_expired_token() {
         api_base_url: None,
         rendered: Default::default(),
     });
-    let json: serde_json::Value = serde_json::from_slice(&body(&token).unwrap()).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&body(&token, crate::tokens::now_ms()).unwrap()).unwrap();
     assert_eq!(json["expires_in"], 0);
     assert!(json.get("api_base_url").is_none(), "{json}");
     assert_eq!(json["headers"], serde_json::json!({}));
