@@ -24,8 +24,13 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 /// The listener's connection plus two for in-doubt markers (each held for one INSERT).
 const SIDE_CONNECTIONS: u32 = 3;
 
-/// Connections the pool opens while the start-up check makes its own.
-const STARTUP_CONNECTIONS: usize = 2;
+/// Connections the pool keeps open (made while the start-up check makes its own, and made
+/// again when idle ones are closed): a key check and a connection row's re-check run side by
+/// side in the background of the hot path, and sqlx pings each connection on its release, so
+/// one query holds its connection for two round trips. Were the pool to open a connection
+/// for one of them on a slow or distant link, the set-up (TCP, TLS, start-up: several round
+/// trips) could outlast the check's deadline and turn a valid key away as unverifiable.
+const WARM_CONNECTIONS: u32 = 3;
 
 /// A pooled connection idle for longer than this is pinged before it is handed out; one used
 /// more recently is taken as it is. sqlx's default pings at every hand-out: a round trip to
@@ -79,7 +84,10 @@ impl PgStore {
         );
         // Notices (`relation "_sqlx_migrations" already exists, skipping`) are not news.
         let options = options.application_name("tokenbroker").options([("client_min_messages", "warning")]);
-        let pool = pool_options(max_connections.max(2)).connect_lazy_with(options.clone());
+        let max_connections = max_connections.max(2);
+        let pool = pool_options(max_connections)
+            .min_connections(WARM_CONNECTIONS.min(max_connections))
+            .connect_lazy_with(options.clone());
         let side = pool_options(SIDE_CONNECTIONS).connect_lazy_with(options.clone());
         Ok(Self { options: std::sync::Arc::new(options.clone()), pool, side, location, checked: Default::default() })
     }
@@ -92,12 +100,19 @@ impl PgStore {
     /// timed out, while the connection's own error says refused, unknown database, bad password.
     pub async fn check_connection(&self) -> Result<(), StoreError> {
         use sqlx::Connection as _;
-        // Meanwhile the pool makes the connections the start-up path takes after the
-        // migrations (keys, the bootstrap admin): set-ups in a row, each a TLS handshake where
-        // the server offers one, were half of the time to ready (BENCHMARKS.md).
-        for _ in 0..STARTUP_CONNECTIONS {
-            let pool = self.pool.clone();
-            tokio::spawn(async move { drop(pool.acquire().await) });
+        // Meanwhile the pool makes its warm connections, which the start-up path takes after
+        // the migrations (keys, the bootstrap admin): set-ups in a row, each a TLS handshake
+        // where the server offers one, were half of the time to ready (BENCHMARKS.md). Each is
+        // held until all are made, so that none is made twice.
+        let warm = self.pool.options().get_min_connections() as usize;
+        let made = std::sync::Arc::new(tokio::sync::Barrier::new(warm));
+        for _ in 0..warm {
+            let (pool, made) = (self.pool.clone(), made.clone());
+            tokio::spawn(async move {
+                let conn = pool.acquire().await;
+                made.wait().await;
+                drop(conn);
+            });
         }
         let connect = sqlx::PgConnection::connect_with(&self.options);
         match tokio::time::timeout(ACQUIRE_TIMEOUT, connect).await {
