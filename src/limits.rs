@@ -11,7 +11,7 @@ use governor::clock::{Clock as _, MonotonicClock};
 use governor::middleware::NoOpMiddleware;
 use governor::state::keyed::DashMapStateStore;
 use governor::state::{InMemoryState, NotKeyed};
-use governor::{Quota, RateLimiter};
+use governor::{NotUntil, Quota, RateLimiter};
 
 /// A limit as configured: `per_second` 0 turns it off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +65,12 @@ impl LimitName {
     pub fn count_refusal(self) {
         metrics::counter!("tokenbroker_rate_limited_total", "limit" => self.as_str()).increment(1);
     }
+
+    /// A request this limit refused (counted), told how long until one would be let through.
+    fn refused(self, not_until: &NotUntil<Instant>) -> Refused {
+        self.count_refusal();
+        Refused { limit: self, retry_after: not_until.wait_time_from(MonotonicClock.now()) }
+    }
 }
 
 /// A refused request: which limit, and how long until it would be let through.
@@ -101,10 +107,7 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
     /// Takes one request from `key`'s allowance, or says how long until there is one.
     pub fn admit(&self, key: &K) -> Result<(), Refused> {
         let Some(limiter) = &self.inner else { return Ok(()) };
-        limiter.check_key(key).map_err(|not_until| {
-            self.name.count_refusal();
-            Refused { limit: self.name, retry_after: not_until.wait_time_from(limiter.clock().now()) }
-        })
+        limiter.check_key(key).map_err(|not_until| self.name.refused(&not_until))
     }
 
     /// Drops keys that are back to a full burst (they hold no information).
@@ -163,9 +166,6 @@ impl Cell {
     /// Takes one request from the allowance, or says how long until there is one.
     pub fn admit(&self) -> Result<(), Refused> {
         let Some(limiter) = &self.inner else { return Ok(()) };
-        limiter.check().map_err(|not_until| {
-            self.name.count_refusal();
-            Refused { limit: self.name, retry_after: not_until.wait_time_from(limiter.clock().now()) }
-        })
+        limiter.check().map_err(|not_until| self.name.refused(&not_until))
     }
 }

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use super::limits::{Cell, FailureLimiter, LimitName, PrincipalLimits, Rate, Refused, Source};
+use super::limits::{Cell, FailureLimiter, LimitName, PrincipalLimits, Rate, Source};
 use super::unknown::UnknownKeys;
 use super::{AuthError, Caller, hash_key};
 use crate::domain::Authenticated;
@@ -147,10 +147,10 @@ impl AuthCache {
                     if due {
                         self.refresh_in_background(store, hash, &entry.refreshing);
                     }
-                    // Admitted under the read lock: the allowance is one compare-and-swap.
-                    let verdict = Caller::from_authenticated(entry.found.clone()).map(|c| (c, entry.rate.admit()));
+                    // Under the read lock: admitting is one compare-and-swap on the entry's cell.
+                    let vouched = self.vouch(entry.found.clone(), &entry.rate, source);
                     drop(entries);
-                    return self.vouched(verdict, source);
+                    return vouched;
                 }
                 Some(_) => true,
                 None => false,
@@ -168,7 +168,7 @@ impl AuthCache {
         match Box::pin(self.check_now(store, hash)).await {
             Outcome::Found(found) => {
                 let rate = self.principals.cell(&found.principal_id);
-                self.vouched(Caller::from_authenticated(found).map(|c| (c, rate.admit())), source)
+                self.vouch(found, &rate, source)
             }
             Outcome::Unknown => Err(self.failed_attempt(source)),
             Outcome::Unreachable => Err(AuthError::Unavailable),
@@ -185,15 +185,11 @@ impl AuthCache {
         }
     }
 
-    /// A looked-up key's verdict: refused if revoked or expired (a failed attempt), else
-    /// admitted if its principal's allowance said so.
-    fn vouched(
-        &self,
-        verdict: Result<(Caller, Result<(), Refused>), AuthError>,
-        source: Source,
-    ) -> Result<Caller, AuthError> {
-        let (caller, admitted) = verdict.map_err(|_| self.failed_attempt(source))?;
-        admitted.map_err(AuthError::RateLimited)?;
+    /// A looked-up key: refused if revoked or expired (a failed attempt), else admitted
+    /// within its principal's allowance, `rate`.
+    fn vouch(&self, found: Arc<Authenticated>, rate: &Cell, source: Source) -> Result<Caller, AuthError> {
+        let caller = Caller::from_authenticated(found).map_err(|_| self.failed_attempt(source))?;
+        rate.admit().map_err(AuthError::RateLimited)?;
         Ok(caller)
     }
 
